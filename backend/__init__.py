@@ -1,0 +1,1 @@
+"""Zhida backend: the Flask application and the store-operations domain."""

@@ -1,0 +1,146 @@
+"""The single place that answers "may this user do this?" — roles and scope.
+
+Views declare the roles they admit with ``@allow(...)``; services call the scope
+checks below before they read or write anything of a store.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from flask import current_app, g, request
+from sqlalchemy import ColumnElement, false, select, true
+
+from backend import db
+from backend.auth.tokens import InvalidAccessToken, read_access_token
+from backend.errors import Forbidden, Unauthorized
+from backend.org.models import ROLES, Region, Store, User
+
+HQ, SUPERVISOR, CLERK = "hq_admin", "supervisor", "clerk"
+ANY_ROLE = ROLES
+
+
+def _authenticate() -> User:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("Sign in and send 'Authorization: Bearer <access_token>'.",
+                           error="missing_token")
+    try:
+        user_id = read_access_token(token.strip(), secret=current_app.config["SECRET_KEY"])
+    except InvalidAccessToken:
+        raise Unauthorized("The access token is invalid or expired.", error="invalid_token")
+    user = db.session().get(User, user_id)
+    if user is None or not user.active:
+        raise Unauthorized("The account is unknown or deactivated.", error="invalid_token")
+    return user
+
+
+def allow(*roles: str):
+    """Decorate a view: authenticate the caller and admit only these roles."""
+    unknown = set(roles) - set(ROLES)
+    if unknown or not roles:
+        raise ValueError(f"unknown roles {unknown}")
+
+    def decorator(view):
+        @functools.wraps(view)
+        def wrapper(*args, **kwargs):
+            user = _authenticate()
+            if user.role not in roles:
+                raise Forbidden(f"The role '{user.role}' may not do this.", error="forbidden_role")
+            g.current_user = user
+            return view(*args, **kwargs)
+
+        wrapper.allowed_roles = tuple(roles)
+        return wrapper
+
+    return decorator
+
+
+def public(view):
+    """Mark a view as reachable without signing in (login, refresh, health)."""
+    view.allowed_roles = None
+    return view
+
+
+def current_user() -> User:
+    """The authenticated caller of this request."""
+    return g.current_user
+
+
+# ---- scope --------------------------------------------------------------------------------
+
+def store_scope(user: User, store_id_column) -> ColumnElement[bool]:
+    """A SQL condition keeping rows of stores the user may see."""
+    if user.role == HQ:
+        return true()
+    if user.role == SUPERVISOR:
+        region_ids = sorted(user.region_ids)
+        if not region_ids:
+            return false()
+        return store_id_column.in_(select(Store.id).where(Store.region_id.in_(region_ids)))
+    if user.store_id is None:
+        return false()
+    return store_id_column == user.store_id
+
+
+def region_scope(user: User, region_id_column) -> ColumnElement[bool]:
+    """A SQL condition keeping rows of regions the user may see."""
+    if user.role == HQ:
+        return true()
+    if user.role == SUPERVISOR:
+        return region_id_column.in_(sorted(user.region_ids)) if user.region_ids else false()
+    if user.store is None:
+        return false()
+    return region_id_column == user.store.region_id
+
+
+def can_see_store(user: User, store: Store) -> bool:
+    """HQ sees all stores, supervisors their regions', clerks their own."""
+    if user.role == HQ:
+        return True
+    if user.role == SUPERVISOR:
+        return store.region_id in user.region_ids
+    return user.store_id == store.id
+
+
+def ensure_store_in_scope(user: User, store: Store) -> None:
+    """Raise 403 out_of_scope unless the user may see the store."""
+    if not can_see_store(user, store):
+        raise Forbidden(f"Store {store.code} is outside your scope.", error="out_of_scope")
+
+
+def ensure_region_in_scope(user: User, region: Region) -> None:
+    """Raise 403 out_of_scope unless the user may see the region."""
+    if user.role == HQ or (user.role == SUPERVISOR and region.id in user.region_ids):
+        return
+    if user.role == CLERK and user.store is not None and user.store.region_id == region.id:
+        return
+    raise Forbidden(f"Region {region.code} is outside your scope.", error="out_of_scope")
+
+
+def ensure_can_manage_store(user: User, store: Store) -> None:
+    """HQ, or the supervisor of the store's region (reviews, assignments, QR codes)."""
+    if user.role == HQ or (user.role == SUPERVISOR and store.region_id in user.region_ids):
+        return
+    raise Forbidden(f"Only HQ or the supervisor of store {store.code}'s region may do this.",
+                    error="forbidden_role" if user.role == CLERK else "out_of_scope")
+
+
+def ensure_user_visible(viewer: User, user: User) -> None:
+    """HQ sees every user; supervisors the users of their regions; clerks only themselves."""
+    if viewer.role == HQ or viewer.id == user.id:
+        return
+    if viewer.role == SUPERVISOR and user.store is not None and \
+            user.store.region_id in viewer.region_ids:
+        return
+    raise Forbidden("This user is outside your scope.", error="out_of_scope")
+
+
+def user_scope(viewer: User):
+    """A SQL condition over users the viewer may list."""
+    if viewer.role == HQ:
+        return true()
+    if viewer.role == SUPERVISOR:
+        return (User.id == viewer.id) | store_scope(viewer, User.store_id)
+    return User.id == viewer.id

@@ -1,0 +1,102 @@
+"""Sign-in, refresh-token rotation with reuse detection, and sign-out."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from backend.auth.models import RefreshToken
+from backend.auth.passwords import verify_password
+from backend.auth.tokens import hash_refresh_token, issue_access_token, new_refresh_token
+from backend.db import utcnow
+from backend.errors import Forbidden, Unauthorized
+from backend.org.models import User
+
+
+@dataclass
+class TokenSettings:
+    """What issuing tokens needs from the configuration."""
+
+    secret: str
+    access_ttl: int
+    refresh_ttl: int
+
+
+@dataclass
+class IssuedTokens:
+    """The answer to a login or a refresh."""
+
+    access_token: str
+    refresh_token: str
+    expires_in: int
+    user: User
+    token_type: str = "Bearer"
+
+
+def _issue(session: Session, user: User, settings: TokenSettings, family_id: str,
+           now: dt.datetime) -> IssuedTokens:
+    refresh = new_refresh_token()
+    session.add(RefreshToken(user_id=user.id, family_id=family_id,
+                             token_hash=hash_refresh_token(refresh), issued_at=now,
+                             expires_at=now + dt.timedelta(seconds=settings.refresh_ttl)))
+    access = issue_access_token(user_id=user.id, role=user.role, secret=settings.secret,
+                                ttl_seconds=settings.access_ttl, now=now)
+    return IssuedTokens(access_token=access, refresh_token=refresh,
+                        expires_in=settings.access_ttl, user=user)
+
+
+def login(*, session: Session, settings: TokenSettings, username: str, password: str) -> IssuedTokens:
+    """Check the password and start a new refresh-token family."""
+    user = session.scalar(select(User).where(User.username == username))
+    if not verify_password(user.password_hash if user else None, password) or user is None:
+        raise Unauthorized("Wrong username or password.", error="invalid_credentials")
+    if not user.active:
+        raise Forbidden("This account is deactivated.", error="account_inactive")
+    issued = _issue(session, user, settings, str(uuid.uuid4()), utcnow())
+    session.commit()
+    return issued
+
+
+def _revoke_family(session: Session, family_id: str, now: dt.datetime) -> None:
+    session.execute(update(RefreshToken)
+                    .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
+                    .values(revoked_at=now))
+
+
+def refresh(*, session: Session, settings: TokenSettings, refresh_token: str) -> IssuedTokens:
+    """Rotate a refresh token; presenting a spent one revokes its whole family."""
+    now = utcnow()
+    row = session.scalar(select(RefreshToken)
+                         .where(RefreshToken.token_hash == hash_refresh_token(refresh_token))
+                         .with_for_update())
+    if row is None:
+        raise Unauthorized("Unknown refresh token.", error="invalid_token")
+    if row.used_at is not None or row.revoked_at is not None:
+        # A spent token shows up again: someone holds a copy. End every session of the family.
+        _revoke_family(session, row.family_id, now)
+        session.commit()
+        raise Unauthorized("This refresh token was already used; sign in again.",
+                           error="refresh_token_reused")
+    if row.expires_at <= now:
+        raise Unauthorized("The refresh token has expired; sign in again.", error="token_expired")
+    user = session.get(User, row.user_id)
+    if user is None or not user.active:
+        raise Unauthorized("The account is unknown or deactivated.", error="invalid_token")
+    row.used_at = now
+    issued = _issue(session, user, settings, row.family_id, now)
+    session.commit()
+    return issued
+
+
+def logout(*, session: Session, actor: User, refresh_token: str) -> None:
+    """Revoke the refresh-token family of this sign-in."""
+    row = session.scalar(select(RefreshToken)
+                         .where(RefreshToken.token_hash == hash_refresh_token(refresh_token)))
+    if row is None or row.user_id != actor.id:
+        raise Unauthorized("Unknown refresh token.", error="invalid_token")
+    _revoke_family(session, row.family_id, utcnow())
+    session.commit()

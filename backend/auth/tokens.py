@@ -1,0 +1,43 @@
+"""Access tokens (short-lived JWT) and refresh tokens (opaque, stored as SHA-256)."""
+
+import datetime as dt
+import hashlib
+import secrets
+
+import jwt
+
+ALGORITHM = "HS256"
+
+
+class InvalidAccessToken(Exception):
+    """The bearer token is missing, malformed, forged or expired."""
+
+
+def issue_access_token(*, user_id: int, role: str, secret: str, ttl_seconds: int,
+                       now: dt.datetime) -> str:
+    """A signed JWT naming the user and role, valid for ttl_seconds."""
+    claims = {"sub": str(user_id), "role": role, "typ": "access",
+              "iat": int(now.timestamp()), "exp": int(now.timestamp()) + ttl_seconds}
+    return jwt.encode(claims, secret, algorithm=ALGORITHM)
+
+
+def read_access_token(token: str, *, secret: str) -> int:
+    """The user id of a valid access token; raises InvalidAccessToken otherwise."""
+    try:
+        claims = jwt.decode(token, secret, algorithms=[ALGORITHM],
+                            options={"require": ["sub", "exp", "typ"]})
+    except jwt.PyJWTError as exc:
+        raise InvalidAccessToken(str(exc)) from exc
+    if claims.get("typ") != "access" or not str(claims["sub"]).isdigit():
+        raise InvalidAccessToken("not an access token")
+    return int(claims["sub"])
+
+
+def new_refresh_token() -> str:
+    """An unguessable opaque refresh token."""
+    return secrets.token_urlsafe(32)
+
+
+def hash_refresh_token(token: str) -> str:
+    """What the database keeps instead of the token itself."""
+    return hashlib.sha256(token.encode()).hexdigest()

@@ -1,0 +1,1 @@
+"""Campaigns: HQ's promotions, their task templates, targeting and publishing."""

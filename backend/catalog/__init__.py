@@ -1,0 +1,1 @@
+"""Catalog: the products campaigns feature."""

@@ -1,0 +1,23 @@
+"""Reading raw request bodies (CSV, images) with type and size checks."""
+
+from flask import request
+
+from backend.errors import UnsupportedMediaType, ValidationFailed
+
+
+def read_text_body(*content_types: str) -> str:
+    """The UTF-8 body of a text upload, raw or as the 'file' part of a multipart form."""
+    if request.mimetype == "multipart/form-data":
+        upload = request.files.get("file")
+        if upload is None:
+            raise ValidationFailed("Send the CSV as the 'file' field.", errors={"file": ["Missing."]})
+        data = upload.read()
+    elif request.mimetype in content_types:
+        data = request.get_data()
+    else:
+        raise UnsupportedMediaType(f"Send {' or '.join(content_types)} or multipart/form-data.")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ValidationFailed("The file is not UTF-8 text.", error="invalid_encoding",
+                               errors={"file": ["Not UTF-8."]})

@@ -1,0 +1,37 @@
+"""Configuration: the only module that reads os.environ."""
+
+import os
+from pathlib import Path
+
+DEFAULT_SECRET_KEY = "dev-insecure-change-me"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class ConfigError(RuntimeError):
+    """The environment does not describe a safe configuration."""
+
+
+def default_database_url() -> str:
+    """SQLite file under instance/, the embedded default."""
+    return f"sqlite:///{PROJECT_ROOT / 'instance' / 'zhida.sqlite3'}"
+
+
+def load_config(overrides: dict | None = None) -> dict:
+    """Build the app config from the environment, then apply test overrides."""
+    env = os.environ
+    config = {
+        "ENV_NAME": env.get("ZHIDA_ENV", "development"),
+        "DATABASE_URL": env.get("DATABASE_URL", default_database_url()),
+        "SECRET_KEY": env.get("SECRET_KEY", DEFAULT_SECRET_KEY),
+        "ACCESS_TOKEN_TTL_SECONDS": int(env.get("ACCESS_TOKEN_TTL_SECONDS", "900")),
+        "REFRESH_TOKEN_TTL_SECONDS": int(env.get("REFRESH_TOKEN_TTL_SECONDS", str(30 * 86400))),
+        "MAX_JSON_BYTES": int(env.get("MAX_JSON_BYTES", str(1024 * 1024))),
+        "MAX_BLOB_BYTES": int(env.get("MAX_BLOB_BYTES", str(5 * 1024 * 1024))),
+        "MAX_IMPORT_BYTES": int(env.get("MAX_IMPORT_BYTES", str(64 * 1024 * 1024))),
+        "DB_POOL_SIZE": int(env.get("DB_POOL_SIZE", "5")),
+    }
+    if overrides:
+        config.update(overrides)
+    if config["ENV_NAME"] == "production" and config["SECRET_KEY"] == DEFAULT_SECRET_KEY:
+        raise ConfigError("SECRET_KEY must be set in production (ZHIDA_ENV=production)")
+    return config

@@ -1,0 +1,1 @@
+"""Organisation: regions, stores and the people who work in them."""

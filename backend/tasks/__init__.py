@@ -1,0 +1,1 @@
+"""Store tasks: the lifecycle of SPEC §3, claims, proof, review, events and photo blobs."""

@@ -1,0 +1,114 @@
+"""Store tasks, their claimants, the append-only event log and photo blobs."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import (JSON, BigInteger, ForeignKey, Index, LargeBinary, String,
+                        UniqueConstraint)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from backend.campaigns.models import Campaign, TaskTemplate
+from backend.db import Base, BigId, UTCDateTime, utcnow
+from backend.org.models import Store, User
+
+TASK_STATUSES = ("open", "claimed", "in_progress", "submitted", "approved", "cancelled")
+ACTIVE_STATUSES = ("open", "claimed", "in_progress")
+FINAL_STATUSES = ("approved", "cancelled")
+
+
+class StoreTask(Base):
+    """One task template instantiated for one store."""
+
+    __tablename__ = "store_tasks"
+    __table_args__ = (
+        UniqueConstraint("template_id", "store_id", name="uq_store_tasks_template_store"),
+        Index("ix_store_tasks_store_status", "store_id", "status"),
+        Index("ix_store_tasks_campaign_store", "campaign_id", "store_id"),
+        Index("ix_store_tasks_status_due", "status", "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    template_id: Mapped[int] = mapped_column(ForeignKey("task_templates.id", ondelete="CASCADE"))
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"))
+    template_version: Mapped[int] = mapped_column(default=1)
+    status: Mapped[str] = mapped_column(String(20), default="open")
+    due_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    max_claimants: Mapped[int] = mapped_column(default=1)
+    claimant_count: Mapped[int] = mapped_column(default=0)
+    checklist_state: Mapped[dict] = mapped_column(JSON, default=dict)
+    sales: Mapped[dict] = mapped_column(JSON, default=dict)
+    observed_prices: Mapped[dict] = mapped_column(JSON, default=dict)
+    quantity: Mapped[int | None] = mapped_column()
+    notes: Mapped[list] = mapped_column(JSON, default=list)
+    review: Mapped[dict | None] = mapped_column(JSON)
+    late: Mapped[bool] = mapped_column(default=False)
+    submitted_after_cancel: Mapped[bool] = mapped_column(default=False)
+    instructions_changed: Mapped[bool] = mapped_column(default=False)
+    version: Mapped[int] = mapped_column(default=1)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    first_claimed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    submitted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    reviewed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    campaign: Mapped[Campaign] = relationship(lazy="joined")
+    template: Mapped[TaskTemplate] = relationship(lazy="joined")
+    store: Mapped[Store] = relationship(lazy="joined")
+    claims: Mapped[list[TaskClaim]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin", order_by="TaskClaim.claimed_at")
+    photos: Mapped[list[TaskPhoto]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin", order_by="TaskPhoto.id")
+
+    def is_overdue(self, now: dt.datetime) -> bool:
+        """Still open, claimed or in progress after its due time."""
+        return self.status in ACTIVE_STATUSES and self.due_at is not None and now > self.due_at
+
+    def claimant_ids(self) -> set[int]:
+        return {claim.user_id for claim in self.claims}
+
+
+class TaskClaim(Base):
+    """A clerk holding a task (by QR scan or by assignment)."""
+
+    __tablename__ = "task_claims"
+    __table_args__ = (UniqueConstraint("task_id", "user_id", name="uq_task_claims_task_user"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("store_tasks.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    claimed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    client_id: Mapped[str | None] = mapped_column(String(64))
+    scanned_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    assigned_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id], lazy="joined")
+
+
+class TaskPhoto(Base):
+    """A photo attached to a task as proof; the bytes live in Blob."""
+
+    __tablename__ = "task_photos"
+    __table_args__ = (UniqueConstraint("task_id", "sha256", name="uq_task_photos_task_sha"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("store_tasks.id", ondelete="CASCADE"))
+    sha256: Mapped[str] = mapped_column(ForeignKey("blobs.sha256"), index=True)
+    added_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    added_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    added_by: Mapped[User] = relationship(lazy="joined")
+
+
+class Blob(Base):
+    """An uploaded photo, addressed by the SHA-256 of its bytes."""
+
+    __tablename__ = "blobs"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    content_type: Mapped[str] = mapped_column(String(40))
+    size: Mapped[int] = mapped_column()
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

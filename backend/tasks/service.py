@@ -1,0 +1,269 @@
+"""Store tasks over HTTP: list, detail, assign, start, unclaim, submit, review, cancel."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import and_, select, update
+from sqlalchemy.orm import Session
+
+from backend import audit
+from backend.audit import Event
+from backend.auth import policy
+from backend.common.paging import Page, paginate
+from backend.db import utcnow
+from backend.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from backend.org.models import Store, User
+from backend.org.service import user_by_username
+from backend.tasks import rules
+from backend.tasks.models import ACTIVE_STATUSES, Blob, StoreTask, TaskClaim, TaskPhoto
+
+
+# ---- reading ------------------------------------------------------------------------------
+
+def task_by_id(session: Session, task_id: int, *, lock: bool = False) -> StoreTask:
+    """The task or 404 (row-locked for writes on PostgreSQL)."""
+    statement = select(StoreTask).where(StoreTask.id == task_id)
+    if lock:
+        statement = statement.with_for_update(of=StoreTask)
+    task = session.scalar(statement)
+    if task is None:
+        raise NotFound(f"No task {task_id}.")
+    return task
+
+
+def visible_task(session: Session, actor: User, task_id: int, *, lock: bool = False) -> StoreTask:
+    """The task, if it belongs to a store in the actor's scope (403 otherwise)."""
+    task = task_by_id(session, task_id, lock=lock)
+    policy.ensure_store_in_scope(actor, task.store)
+    return task
+
+
+def list_tasks(*, session: Session, actor: User, page: int, page_size: int,
+               campaign: int | None = None, store: str | None = None, status: str | None = None,
+               overdue: bool | None = None) -> Page:
+    """Tasks of stores in the actor's scope, filtered and paginated."""
+    statement = (select(StoreTask).where(policy.store_scope(actor, StoreTask.store_id))
+                 .order_by(StoreTask.due_at.is_(None), StoreTask.due_at, StoreTask.id))
+    if campaign is not None:
+        statement = statement.where(StoreTask.campaign_id == campaign)
+    if store:
+        statement = statement.where(StoreTask.store_id.in_(select(Store.id)
+                                                           .where(Store.code == store)))
+    if status:
+        statement = statement.where(StoreTask.status == status)
+    if overdue is not None:
+        is_overdue = and_(StoreTask.status.in_(ACTIVE_STATUSES), StoreTask.due_at < utcnow())
+        statement = statement.where(is_overdue if overdue else ~is_overdue | StoreTask.due_at.is_(None))
+    return paginate(session, statement, page=page, page_size=page_size)
+
+
+def get_task(*, session: Session, actor: User, task_id: int, include: str | None = None) -> dict:
+    """The task detail; ``include=history`` adds its events."""
+    task = visible_task(session, actor, task_id)
+    history = None
+    if include == "history":
+        history = session.scalars(select(Event).where(Event.entity == "task",
+                                                      Event.entity_id == task.id)
+                                  .order_by(Event.id)).all()
+    return {"task": task, "history": history}
+
+
+# ---- writing helpers ----------------------------------------------------------------------
+
+def _snapshot(task: StoreTask) -> dict:
+    return {"status": task.status, "claimants": sorted(c.user.username for c in task.claims),
+            "version": task.version}
+
+
+def _touch(session: Session, task: StoreTask, actor: User, action: str, before: dict,
+           now: dt.datetime, *, after: dict | None = None, client_id: str | None = None,
+           client_time: dt.datetime | None = None) -> None:
+    """Bump the version and append the event that explains the change."""
+    task.version += 1
+    task.updated_at = now
+    session.flush()
+    audit.record(session, entity="task", entity_id=task.id, action=action, actor=actor,
+                 before=before, after={**_snapshot(task), **(after or {})}, client_id=client_id,
+                 client_time=client_time, at=now)
+
+
+def _ensure_claimant(task: StoreTask, actor: User) -> None:
+    if actor.id not in task.claimant_ids():
+        raise Forbidden("Only a clerk holding this task may do this.", error="not_claimant")
+
+
+def add_claimant(session: Session, task: StoreTask, clerk: User, now: dt.datetime, *,
+                 assigned_by: User | None = None, client_id: str | None = None,
+                 scanned_at: dt.datetime | None = None) -> bool:
+    """Make the clerk a claimant; False if they already were.
+
+    Capacity is taken with one conditional UPDATE, so concurrent claims can never
+    push a task past max_claimants whatever the isolation level.
+    """
+    if clerk.id in task.claimant_ids():
+        return False
+    target = rules.next_status("claim", task.status)
+    taken = session.execute(
+        update(StoreTask)
+        .where(StoreTask.id == task.id, StoreTask.claimant_count < StoreTask.max_claimants)
+        .values(claimant_count=StoreTask.claimant_count + 1)
+        .execution_options(synchronize_session=False)).rowcount
+    if not taken:
+        holder = task.claims[0] if task.claims else None
+        raise Conflict("The task already has all the claimants it allows.",
+                       error="task_already_claimed",
+                       held_by=[{"username": c.user.username, "claimed_at": c.claimed_at.isoformat()}
+                                for c in task.claims],
+                       since=holder.claimed_at.isoformat() if holder else None)
+    session.refresh(task, ["claimant_count"])
+    task.claims.append(TaskClaim(user_id=clerk.id, user=clerk, claimed_at=now, client_id=client_id,
+                                 scanned_at=scanned_at,
+                                 assigned_by_id=assigned_by.id if assigned_by else None))
+    task.status = target
+    task.first_claimed_at = task.first_claimed_at or now
+    return True
+
+
+# ---- lifecycle ----------------------------------------------------------------------------
+
+def assign(*, session: Session, actor: User, task_id: int, username: str) -> StoreTask:
+    """HQ or the region's supervisor hands the task to a clerk of its store."""
+    task = visible_task(session, actor, task_id, lock=True)
+    policy.ensure_can_manage_store(actor, task.store)
+    clerk = user_by_username(session, username)
+    if clerk.role != policy.CLERK or clerk.store_id != task.store_id or not clerk.active:
+        raise ValidationFailed(f"{username} is not an active clerk of store {task.store.code}.",
+                               errors={"username": ["Not an active clerk of this store."]})
+    now = utcnow()
+    before = _snapshot(task)
+    if add_claimant(session, task, clerk, now, assigned_by=actor):
+        _touch(session, task, actor, "assigned", before, now, after={"assignee": username})
+    session.commit()
+    return task
+
+
+def start(*, session: Session, actor: User, task_id: int) -> StoreTask:
+    """A claimant starts the work."""
+    task = visible_task(session, actor, task_id, lock=True)
+    _ensure_claimant(task, actor)
+    before = _snapshot(task)
+    task.status = rules.next_status("start", task.status)
+    _touch(session, task, actor, "started", before, utcnow())
+    session.commit()
+    return task
+
+
+def unclaim(*, session: Session, actor: User, task_id: int, username: str | None = None) -> StoreTask:
+    """A claimant lets go (or HQ/supervisor removes one), only before submit."""
+    task = visible_task(session, actor, task_id, lock=True)
+    if username and username != actor.username:
+        policy.ensure_can_manage_store(actor, task.store)
+        leaving = user_by_username(session, username)
+        if leaving.id not in task.claimant_ids():
+            raise ValidationFailed(f"{username} does not hold this task.",
+                                   errors={"username": ["Not a claimant."]})
+    else:
+        _ensure_claimant(task, actor)
+        leaving = actor
+    before = _snapshot(task)
+    task.status = rules.status_after_unclaim(task.status, len(task.claims) - 1)
+    task.claims = [claim for claim in task.claims if claim.user_id != leaving.id]
+    task.claimant_count = len(task.claims)
+    _touch(session, task, actor, "unclaimed", before, utcnow(), after={"released": leaving.username})
+    session.commit()
+    return task
+
+
+def _attach_photos(session: Session, task: StoreTask, actor: User, shas: list[str],
+                   now: dt.datetime) -> None:
+    known = set(session.scalars(select(Blob.sha256).where(Blob.sha256.in_(shas))))
+    unknown = [sha for sha in shas if sha not in known]
+    if unknown:
+        raise ValidationFailed("Upload photos with PUT /api/v1/blobs/{sha256} first.",
+                               error="unknown_photo", errors={"photos": [f"Unknown: {sha}" for sha in unknown]})
+    attached = {photo.sha256 for photo in task.photos}
+    for sha in dict.fromkeys(shas):
+        if sha not in attached:
+            task.photos.append(TaskPhoto(sha256=sha, added_by_id=actor.id, added_by=actor, added_at=now))
+
+
+def submit(*, session: Session, actor: User, task_id: int, checklist: dict[str, bool] | None = None,
+           photos: list[str] | None = None, quantity: int | None = None,
+           observed_prices: dict[str, float] | None = None, note: str | None = None) -> StoreTask:
+    """A claimant submits proof; incomplete proof is a 422 naming each missing item.
+
+    A task HQ cancelled meanwhile still keeps the submission (``submitted_after_cancel``);
+    a submission after ``due_at`` is accepted and marked ``late``.
+    """
+    task = visible_task(session, actor, task_id, lock=True)
+    _ensure_claimant(task, actor)
+    now = utcnow()
+    before = _snapshot(task)
+    cancelled = task.status == "cancelled"
+    if not cancelled:
+        target = rules.next_status("submit", task.status)
+    unknown_items = sorted(set(checklist or {}) - set(task.template.checklist_ids))
+    if unknown_items:
+        raise ValidationFailed("The checklist names items this task does not have.",
+                               errors={f"checklist.{item}": ["Unknown item."] for item in unknown_items})
+    state = dict(task.checklist_state)
+    for item_id, done in (checklist or {}).items():
+        state[item_id] = {"done": bool(done), "by": actor.username, "at": now.isoformat()}
+    task.checklist_state = state
+    _attach_photos(session, task, actor, photos or [], now)
+    if quantity is not None:
+        task.quantity = quantity
+    if observed_prices:
+        task.observed_prices = {**task.observed_prices, **observed_prices}
+    if note:
+        task.notes = [*task.notes, {"text": note, "by": actor.username, "at": now.isoformat()}]
+    if cancelled:
+        task.submitted_after_cancel = True
+    else:
+        missing = rules.missing_proof(
+            proof=task.template.proof, checklist_ids=task.template.checklist_ids,
+            checklist_done={item: entry.get("done", False) for item, entry in state.items()},
+            photo_count=len(task.photos), quantity=task.quantity,
+            observed_prices=task.observed_prices, featured_skus=task.campaign.featured_skus)
+        if missing:
+            session.rollback()
+            raise ValidationFailed("Proof is missing: " + ", ".join(missing) + ".",
+                                   error="proof_missing", errors=missing)
+        task.status = target
+    task.submitted_at = now
+    task.late = task.due_at is not None and now > task.due_at
+    _touch(session, task, actor, "submitted", before, now,
+           after={"late": task.late, "submitted_after_cancel": task.submitted_after_cancel})
+    session.commit()
+    return task
+
+
+def review(*, session: Session, actor: User, task_id: int, decision: str,
+           comment: str = "") -> StoreTask:
+    """HQ or the region's supervisor approves a submission or sends it back with a comment."""
+    task = visible_task(session, actor, task_id, lock=True)
+    policy.ensure_can_manage_store(actor, task.store)
+    if decision == "reject" and not comment.strip():
+        raise ValidationFailed("Say what to fix when rejecting.",
+                               errors={"comment": ["Required when rejecting."]})
+    now = utcnow()
+    before = _snapshot(task)
+    task.status = rules.next_status(decision, task.status)
+    task.review = {"decision": decision, "comment": comment, "by": actor.username,
+                   "at": now.isoformat()}
+    task.reviewed_at = now
+    _touch(session, task, actor, "approved" if decision == "approve" else "rejected", before, now,
+           after={"comment": comment})
+    session.commit()
+    return task
+
+
+def cancel(*, session: Session, actor: User, task_id: int, reason: str = "") -> StoreTask:
+    """HQ cancels one task that is not final."""
+    task = visible_task(session, actor, task_id, lock=True)
+    before = _snapshot(task)
+    task.status = rules.next_status("cancel", task.status)
+    _touch(session, task, actor, "cancelled", before, utcnow(), after={"reason": reason})
+    session.commit()
+    return task

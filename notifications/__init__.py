@@ -1,0 +1,1 @@
+"""Push notifications (SPEC §6): devices, outbox, delivery worker, FCM transport."""

@@ -1,0 +1,1 @@
+"""Recommendations (SPEC §7): product pairings and ranked sales scripts."""

@@ -1,0 +1,96 @@
+"""Fixtures: one suite, run against a real SQLite file and a real PostgreSQL server."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from sqlalchemy import text
+
+from backend import migrate
+from backend.app import create_app
+from backend.db import Base, build_engine
+from tests import pg_server
+from tests.factories import Factory
+
+BACKENDS = ["sqlite", "postgresql"]
+REQUIRE_POSTGRES = os.environ.get("ZHIDA_REQUIRE_POSTGRES") == "1"
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A PostgreSQL server started for this test session (or a skip, loudly, when absent)."""
+    if pg_server.find_pg_bin() is None:
+        message = "PostgreSQL is not installed: PostgreSQL tests skipped (apt-get install postgresql)"
+        if REQUIRE_POSTGRES:
+            pytest.fail(message)
+        pytest.skip(message)
+    server = pg_server.start_server()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def migrated_urls(tmp_path_factory):
+    """Database URLs already migrated to head, one per backend, created on first use."""
+    cache: dict[str, str] = {}
+    return cache
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request, migrated_urls, tmp_path_factory):
+    """A migrated database of each backend, emptied before every test."""
+    backend = request.param
+    if backend not in migrated_urls:
+        if backend == "sqlite":
+            url = f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'zhida-test.sqlite3'}"
+        else:
+            server = request.getfixturevalue("postgres")
+            server.create_database("zhida_test")
+            url = server.url("zhida_test")
+        engine = build_engine(url)
+        migrate.upgrade(engine)
+        engine.dispose()
+        migrated_urls[backend] = url
+    url = migrated_urls[backend]
+    _empty_all_tables(url)
+    return url
+
+
+def _empty_all_tables(url: str) -> None:
+    engine = build_engine(url)
+    tables = [table.name for table in reversed(Base.metadata.sorted_tables)]
+    with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                connection.execute(text(f"DELETE FROM {table}"))
+    engine.dispose()
+
+
+@pytest.fixture
+def app(database_url):
+    app = create_app({"DATABASE_URL": database_url, "SECRET_KEY": "test-secret-key-that-is-long-enough-32b",
+                      "TESTING": True})
+    yield app
+    app.extensions["zhida.engine"].dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def make(app):
+    """Row factories bound to a session of this app's database."""
+    with app.app_context():
+        factory = Factory(app)
+        yield factory
+        factory.close()
