@@ -89,11 +89,14 @@ def init_app(app: Flask) -> None:
     app.extensions["zhida.engine"] = engine
     app.extensions["zhida.sessionmaker"] = sessionmaker(bind=engine, expire_on_commit=False)
 
-    @app.teardown_appcontext
     def _close_session(_exc):
         session = g.pop("db_session", None)
         if session is not None:
             session.close()
+
+    # Per request (a test client may share one app context across requests) and per app context.
+    app.teardown_request(_close_session)
+    app.teardown_appcontext(_close_session)
 
 
 def engine() -> Engine:

@@ -80,9 +80,19 @@ class Factory:
                                    now=utcnow())
         return {"Authorization": f"Bearer {token}"}
 
+    def scalar(self, statement):
+        """Read one value and end the transaction: SQLite takes its write lock at BEGIN.
+
+        commit, not rollback: a rollback would expire loaded rows and the next attribute
+        access would silently open a new transaction.
+        """
+        try:
+            return self.session.scalar(statement)
+        finally:
+            self.session.commit()
+
     def count(self, model) -> int:
-        self.session.expire_all()
-        return self.session.scalar(select(func.count()).select_from(model))
+        return self.scalar(select(func.count()).select_from(model))
 
     def world(self) -> SimpleNamespace:
         """Two regions, three stores, a user of every kind, products, a published campaign."""
@@ -112,7 +122,7 @@ class Factory:
     def task_id(self, campaign_id: int, store: Store, title: str = "Display") -> int:
         from backend.campaigns.models import TaskTemplate
         from backend.tasks.models import StoreTask
-        return self.session.scalar(
+        return self.scalar(
             select(StoreTask.id).join(TaskTemplate, StoreTask.template_id == TaskTemplate.id)
             .where(StoreTask.campaign_id == campaign_id, StoreTask.store_id == store.id,
                    TaskTemplate.title == title))

@@ -1,0 +1,37 @@
+# Two commands a newcomer needs: `make run` (API + demo data on SQLite) and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 5000
+
+.PHONY: run test test-sqlite bench clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/flask --app wsgi db upgrade
+	$(BIN)/flask --app wsgi seed demo
+	@echo "API: http://$(HOST):$(PORT)/api/v1  docs: http://$(HOST):$(PORT)/api/docs"
+	$(BIN)/flask --app wsgi run --host $(HOST) --port $(PORT)
+
+test: $(STAMP)
+	@if ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then \
+		echo "Running the suite on SQLite and PostgreSQL"; \
+	else \
+		echo "PostgreSQL is NOT installed: only SQLite runs (apt-get install postgresql)"; \
+	fi
+	$(BIN)/pytest -q -n 2 -rs $(PYTEST_ARGS)
+
+test-sqlite: $(STAMP)
+	$(BIN)/pytest -q -k "not postgresql" $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(BIN)/python -m bench.publish
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache

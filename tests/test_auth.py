@@ -1,0 +1,86 @@
+"""Sign-in, token rotation with reuse detection, sign-out."""
+
+import datetime as dt
+
+from backend.auth.models import RefreshToken
+from backend.auth.tokens import issue_access_token
+from tests.factories import PASSWORD
+
+
+def login(client, username, password=PASSWORD):
+    return client.post("/api/v1/auth/login", json={"username": username, "password": password})
+
+
+def test_login_returns_tokens_and_user(make, client):
+    w = make.world()
+    response = login(client, "clerk1")
+    assert response.status_code == 200
+    body = response.json
+    assert body["token_type"] == "Bearer" and body["expires_in"] == 900
+    assert body["user"]["username"] == "clerk1" and body["user"]["store"] == "S001"
+    me = client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {body['access_token']}"})
+    assert me.json["role"] == "clerk"
+    assert w.clerk1.id == me.json["id"]
+
+
+def test_wrong_password_and_unknown_user_look_the_same(make, client):
+    make.world()
+    wrong, unknown = login(client, "clerk1", "nope-nope"), login(client, "ghost", "nope-nope")
+    assert wrong.status_code == unknown.status_code == 401
+    assert wrong.json["error"] == unknown.json["error"] == "invalid_credentials"
+    assert make.count(RefreshToken) == 0
+
+
+def test_inactive_user_cannot_sign_in_or_use_old_tokens(make, client):
+    region = make.region()
+    store = make.store("S001", region)
+    user = make.user("gone", store=store, active=False)
+    assert login(client, "gone").json["error"] == "account_inactive"
+    assert client.get("/api/v1/auth/me", headers=make.headers(user)).status_code == 401
+
+
+def test_refresh_rotates_and_reuse_revokes_the_family(make, client):
+    make.world()
+    first = login(client, "clerk1").json
+    second = client.post("/api/v1/auth/refresh", json={"refresh_token": first["refresh_token"]})
+    assert second.status_code == 200
+    assert second.json["refresh_token"] != first["refresh_token"]
+    # The spent token comes back (stolen copy): the whole family dies, the fresh one too.
+    reuse = client.post("/api/v1/auth/refresh", json={"refresh_token": first["refresh_token"]})
+    assert reuse.status_code == 401 and reuse.json["error"] == "refresh_token_reused"
+    after = client.post("/api/v1/auth/refresh", json={"refresh_token": second.json["refresh_token"]})
+    assert after.status_code == 401
+
+
+def test_logout_revokes_refresh_token(make, client):
+    make.world()
+    tokens = login(client, "clerk1").json
+    headers = {"Authorization": f"Bearer {tokens['access_token']}"}
+    assert client.post("/api/v1/auth/logout", json={"refresh_token": tokens["refresh_token"]},
+                       headers=headers).status_code == 204
+    again = client.post("/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
+    assert again.status_code == 401
+
+
+def test_bad_and_expired_access_tokens(make, client, app):
+    w = make.world()
+    assert client.get("/api/v1/tasks").json["error"] == "missing_token"
+    forged = issue_access_token(user_id=w.clerk1.id, role="hq_admin", secret="x" * 32,
+                                ttl_seconds=900, now=dt.datetime.now(dt.timezone.utc))
+    response = client.get("/api/v1/tasks", headers={"Authorization": f"Bearer {forged}"})
+    assert response.status_code == 401 and response.json["error"] == "invalid_token"
+    expired = issue_access_token(user_id=w.clerk1.id, role="clerk", secret=app.config["SECRET_KEY"],
+                                 ttl_seconds=60,
+                                 now=dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=1))
+    response = client.get("/api/v1/tasks", headers={"Authorization": f"Bearer {expired}"})
+    assert response.status_code == 401
+
+
+def test_role_comes_from_the_database_not_the_token(make, client, app):
+    """A token claiming hq_admin for a clerk grants nothing beyond the clerk's role."""
+    w = make.world()
+    token = issue_access_token(user_id=w.clerk1.id, role="hq_admin", secret=app.config["SECRET_KEY"],
+                               ttl_seconds=900, now=dt.datetime.now(dt.timezone.utc))
+    response = client.post("/api/v1/regions", json={"code": "WEST", "name": "West"},
+                           headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 403 and response.json["error"] == "forbidden_role"
