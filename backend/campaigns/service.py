@@ -207,7 +207,7 @@ def _propagate_template(session: Session, actor: User, campaign: Campaign,
     held = session.scalars(select(StoreTask).where(
         StoreTask.template_id == template.id,
         StoreTask.status.in_([status for status in ACTIVE_STATUSES if status != "open"]))
-        .with_for_update()).all()
+        .with_for_update(of=StoreTask)).all()
     for task in held:
         task.checklist_state = {item: state for item, state in task.checklist_state.items()
                                 if item in keep}
@@ -291,7 +291,7 @@ def cancel(*, session: Session, actor: User, campaign_id: int, reason: str = "")
     now = utcnow()
     live = session.execute(select(StoreTask.id, StoreTask.status).where(
         StoreTask.campaign_id == campaign.id, StoreTask.status.not_in(FINAL_STATUSES))
-        .with_for_update()).all()
+        .with_for_update(of=StoreTask)).all()
     session.execute(update(StoreTask)
                     .where(StoreTask.campaign_id == campaign.id,
                            StoreTask.status.not_in(FINAL_STATUSES))

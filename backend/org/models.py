@@ -45,7 +45,7 @@ class Store(Base):
     lng: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    region: Mapped[Region] = relationship(lazy="joined")
+    region: Mapped[Region] = relationship(lazy="joined", innerjoin=True)
     tag_rows: Mapped[list[StoreTag]] = relationship(
         cascade="all, delete-orphan", lazy="selectin", order_by="StoreTag.tag")
 

@@ -53,9 +53,9 @@ class StoreTask(Base):
     submitted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     reviewed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
-    campaign: Mapped[Campaign] = relationship(lazy="joined")
-    template: Mapped[TaskTemplate] = relationship(lazy="joined")
-    store: Mapped[Store] = relationship(lazy="joined")
+    campaign: Mapped[Campaign] = relationship(lazy="joined", innerjoin=True)
+    template: Mapped[TaskTemplate] = relationship(lazy="joined", innerjoin=True)
+    store: Mapped[Store] = relationship(lazy="joined", innerjoin=True)
     claims: Mapped[list[TaskClaim]] = relationship(
         cascade="all, delete-orphan", lazy="selectin", order_by="TaskClaim.claimed_at")
     photos: Mapped[list[TaskPhoto]] = relationship(
