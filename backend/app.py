@@ -6,6 +6,7 @@ import swagger_ui_bundle
 from flask import Flask, request, send_from_directory
 from flask_smorest import Api
 from sqlalchemy import text
+from werkzeug.routing import IntegerConverter
 
 from backend import config as config_module
 from backend import db, migrate
@@ -13,6 +14,14 @@ from backend.errors import register_error_handlers
 
 API_PREFIX = "/api/v1"
 SWAGGER_UI_ASSETS = "/api/swagger-ui/"
+
+
+class BoundedIntConverter(IntegerConverter):
+    """Path ids beyond 64 bits cannot exist: such URLs are a plain 404, not a database error."""
+
+    def __init__(self, map, *args, **kwargs):
+        kwargs.setdefault("max", 2**63 - 1)
+        super().__init__(map, *args, **kwargs)
 
 
 def _openapi_settings() -> dict:
@@ -78,6 +87,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.update(config_module.load_config(test_config))
     app.config.update(_openapi_settings())
     app.json.sort_keys = False
+    app.url_map.converters["int"] = BoundedIntConverter
     db.init_app(app)
 
     api = Api(app)

@@ -19,7 +19,8 @@ CITY_TIMEZONES = {"乌鲁木齐": "Asia/Urumqi"}
 STORE_KINDS = [("万达广场店", ["mall"]), ("旗舰店", ["flagship", "mall"]), ("步行街店", ["street"]),
                ("奥莱店", ["outlet"]), ("机场店", ["travel"]), ("天街店", ["mall"])]
 
-BRANDS = ["Lumière", "花西子 Florasis", "Maison Rosé", "Yunshan 云杉", "Aqua Veil", "Kōbō"]
+BRANDS = ["Lumière", "花西子 Florasis", "Maison Rosé", "Yunshan 云杉", "Aqua Veil", "Kōbō",
+          "Jade Dew 玉露", "Nordlys"]
 
 # category -> (product line names, price range in CNY)
 PRODUCT_LINES = {

@@ -40,7 +40,8 @@ class SeedReport:
     logins: list[tuple[str, str, str]] = field(default_factory=list)
 
     def add(self, kind: str, count: int) -> None:
-        self.created[kind] = self.created.get(kind, 0) + count
+        if count:
+            self.created[kind] = self.created.get(kind, 0) + count
 
 
 def store_code(number: int) -> str:
@@ -64,7 +65,7 @@ def _product_specs():
     number = 0
     for category, (lines, (low, high)) in PRODUCT_LINES.items():
         for line in lines:
-            for brand in BRANDS[: 3 + rng.randrange(3)]:
+            for brand in BRANDS[: 6 + rng.randrange(3)]:
                 number += 1
                 shade = SHADES[rng.randrange(len(SHADES))] if category in (
                     "lipstick", "foundation", "eyeshadow") else ""
