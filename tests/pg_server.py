@@ -58,8 +58,12 @@ class PgServer:
         shutil.rmtree(os.path.dirname(self.data_dir), ignore_errors=True)
 
 
-def start_server() -> PgServer:
-    """initdb into a temp dir and start on a free loopback port (fsync off: test data only)."""
+def start_server(*, durable: bool = False) -> PgServer:
+    """initdb into a temp dir and start on a free loopback port.
+
+    Tests run with fsync off (throwaway data); benchmarks ask for ``durable=True``,
+    PostgreSQL's default durability, so their figures mean what production would see.
+    """
     pg_bin = find_pg_bin()
     if pg_bin is None:
         raise FileNotFoundError("PostgreSQL server binaries not found (apt-get install postgresql)")
@@ -73,8 +77,9 @@ def start_server() -> PgServer:
     subprocess.run([*as_user, os.path.join(pg_bin, "initdb"), "-D", data_dir, "-U", "postgres",
                     "-A", "trust", "-E", "UTF8", "--no-locale"], check=True, capture_output=True)
     port = _free_port()
-    options = (f"-h 127.0.0.1 -p {port} -k {base} -c fsync=off -c synchronous_commit=off "
-               f"-c full_page_writes=off -c max_connections=200")
+    options = f"-h 127.0.0.1 -p {port} -k {base} -c max_connections=200"
+    if not durable:
+        options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
     subprocess.run([*as_user, os.path.join(pg_bin, "pg_ctl"), "-D", data_dir, "-o", options,
                     "-l", os.path.join(base, "log"), "-w", "start"], check=True, capture_output=True)
     server = PgServer(port=port, data_dir=data_dir, pg_bin=pg_bin, as_user=as_user)

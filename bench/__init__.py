@@ -1,0 +1,1 @@
+"""Benchmarks (SPEC §10): each prints one JSON line per result."""
