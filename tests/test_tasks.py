@@ -29,7 +29,8 @@ def test_full_lifecycle_with_history(make, client):
     claimed = assign(client, w, task_id)
     assert claimed["status"] == "claimed"
     assert [c["username"] for c in claimed["claimants"]] == ["clerk1"]
-    started = client.post(f"/api/v1/tasks/{task_id}/start", headers=w.h["clerk1"]).json
+    started = client.post(f"/api/v1/tasks/{task_id}/start",
+                          headers={**w.h["clerk1"], "X-Client-Id": "phone-7f3a"}).json
     assert started["status"] == "in_progress"
     sha = upload(client, w.h["clerk1"])
     submitted = client.post(f"/api/v1/tasks/{task_id}/submit", headers=w.h["clerk1"], json={
@@ -51,6 +52,7 @@ def test_full_lifecycle_with_history(make, client):
     assert [e["action"] for e in history] == ["assigned", "started", "submitted", "rejected",
                                               "submitted", "approved"]
     assert history[0]["by"] == "admin" and history[1]["by"] == "clerk1"
+    assert history[1]["client_id"] == "phone-7f3a" and history[0]["client_id"] is None
     assert history[1]["before"]["status"] == "claimed" and history[1]["after"]["status"] == "in_progress"
     assert all(e["server_time"] for e in history)
     versions = [e["after"]["version"] for e in history]

@@ -68,6 +68,12 @@ def current_user() -> User:
     return g.current_user
 
 
+def current_device() -> str | None:
+    """The calling phone's client id (``X-Client-Id`` header), recorded in task events."""
+    value = request.headers.get("X-Client-Id", "").strip()
+    return value if value and len(value) <= 64 and value.isprintable() else None
+
+
 # ---- scope --------------------------------------------------------------------------------
 
 def store_scope(user: User, store_id_column) -> ColumnElement[bool]:

@@ -5,7 +5,8 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from backend import db
-from backend.auth.policy import ANY_ROLE, CLERK, HQ, SUPERVISOR, allow, current_user
+from backend.auth.policy import (ANY_ROLE, CLERK, HQ, SUPERVISOR, allow, current_device,
+                                 current_user)
 from backend.tasks import blobs, service
 from backend.tasks.schemas import (AssignSchema, BlobSchema, CancelSchema, ReviewSchema,
                                    StoreTaskDetailSchema, StoreTaskPageSchema, StoreTaskSchema,
@@ -42,7 +43,8 @@ class TaskAssignViews(MethodView):
     @blp.response(200, StoreTaskSchema)
     def post(self, body, task_id):
         """Assign the task to a clerk of its store"""
-        return service.assign(session=db.session(), actor=current_user(), task_id=task_id, **body)
+        return service.assign(session=db.session(), actor=current_user(), task_id=task_id,
+                              device=current_device(), **body)
 
 
 @blp.route("/tasks/<int:task_id>/start")
@@ -51,7 +53,8 @@ class TaskStartViews(MethodView):
     @blp.response(200, StoreTaskSchema)
     def post(self, task_id):
         """Start a claimed task"""
-        return service.start(session=db.session(), actor=current_user(), task_id=task_id)
+        return service.start(session=db.session(), actor=current_user(), task_id=task_id,
+                              device=current_device())
 
 
 @blp.route("/tasks/<int:task_id>/unclaim")
@@ -61,7 +64,8 @@ class TaskUnclaimViews(MethodView):
     @blp.response(200, StoreTaskSchema)
     def post(self, body, task_id):
         """Let go of a task before submitting (or remove a claimant)"""
-        return service.unclaim(session=db.session(), actor=current_user(), task_id=task_id, **body)
+        return service.unclaim(session=db.session(), actor=current_user(), task_id=task_id,
+                              device=current_device(), **body)
 
 
 @blp.route("/tasks/<int:task_id>/submit")
@@ -71,7 +75,8 @@ class TaskSubmitViews(MethodView):
     @blp.response(200, StoreTaskSchema)
     def post(self, body, task_id):
         """Submit proof of the work"""
-        return service.submit(session=db.session(), actor=current_user(), task_id=task_id, **body)
+        return service.submit(session=db.session(), actor=current_user(), task_id=task_id,
+                              device=current_device(), **body)
 
 
 @blp.route("/tasks/<int:task_id>/review")
@@ -81,7 +86,8 @@ class TaskReviewViews(MethodView):
     @blp.response(200, StoreTaskSchema)
     def post(self, body, task_id):
         """Approve a submission or reject it with a comment"""
-        return service.review(session=db.session(), actor=current_user(), task_id=task_id, **body)
+        return service.review(session=db.session(), actor=current_user(), task_id=task_id,
+                              device=current_device(), **body)
 
 
 @blp.route("/tasks/<int:task_id>/cancel")
@@ -91,7 +97,8 @@ class TaskCancelViews(MethodView):
     @blp.response(200, StoreTaskSchema)
     def post(self, body, task_id):
         """Cancel one task"""
-        return service.cancel(session=db.session(), actor=current_user(), task_id=task_id, **body)
+        return service.cancel(session=db.session(), actor=current_user(), task_id=task_id,
+                              device=current_device(), **body)
 
 
 @blp.route("/blobs/<string:sha256>")

@@ -127,7 +127,8 @@ def add_claimant(session: Session, task: StoreTask, clerk: User, now: dt.datetim
 
 # ---- lifecycle ----------------------------------------------------------------------------
 
-def assign(*, session: Session, actor: User, task_id: int, username: str) -> StoreTask:
+def assign(*, session: Session, actor: User, task_id: int, username: str,
+        device: str | None = None) -> StoreTask:
     """HQ or the region's supervisor hands the task to a clerk of its store."""
     task = visible_task(session, actor, task_id, lock=True)
     policy.ensure_can_manage_store(actor, task.store)
@@ -138,23 +139,26 @@ def assign(*, session: Session, actor: User, task_id: int, username: str) -> Sto
     now = utcnow()
     before = _snapshot(task)
     if add_claimant(session, task, clerk, now, assigned_by=actor):
-        _touch(session, task, actor, "assigned", before, now, after={"assignee": username})
+        _touch(session, task, actor, "assigned", before, now, after={"assignee": username},
+               client_id=device)
     session.commit()
     return task
 
 
-def start(*, session: Session, actor: User, task_id: int) -> StoreTask:
+def start(*, session: Session, actor: User, task_id: int,
+        device: str | None = None) -> StoreTask:
     """A claimant starts the work."""
     task = visible_task(session, actor, task_id, lock=True)
     _ensure_claimant(task, actor)
     before = _snapshot(task)
     task.status = rules.next_status("start", task.status)
-    _touch(session, task, actor, "started", before, utcnow())
+    _touch(session, task, actor, "started", before, utcnow(), client_id=device)
     session.commit()
     return task
 
 
-def unclaim(*, session: Session, actor: User, task_id: int, username: str | None = None) -> StoreTask:
+def unclaim(*, session: Session, actor: User, task_id: int, username: str | None = None,
+        device: str | None = None) -> StoreTask:
     """A claimant lets go (or HQ/supervisor removes one), only before submit."""
     task = visible_task(session, actor, task_id, lock=True)
     if username and username != actor.username:
@@ -170,7 +174,8 @@ def unclaim(*, session: Session, actor: User, task_id: int, username: str | None
     task.status = rules.status_after_unclaim(task.status, len(task.claims) - 1)
     task.claims = [claim for claim in task.claims if claim.user_id != leaving.id]
     task.claimant_count = len(task.claims)
-    _touch(session, task, actor, "unclaimed", before, utcnow(), after={"released": leaving.username})
+    _touch(session, task, actor, "unclaimed", before, utcnow(),
+           after={"released": leaving.username}, client_id=device)
     session.commit()
     return task
 
@@ -190,7 +195,8 @@ def _attach_photos(session: Session, task: StoreTask, actor: User, shas: list[st
 
 def submit(*, session: Session, actor: User, task_id: int, checklist: dict[str, bool] | None = None,
            photos: list[str] | None = None, quantity: int | None = None,
-           observed_prices: dict[str, float] | None = None, note: str | None = None) -> StoreTask:
+           observed_prices: dict[str, float] | None = None, note: str | None = None,
+        device: str | None = None) -> StoreTask:
     """A claimant submits proof; incomplete proof is a 422 naming each missing item.
 
     A task HQ cancelled meanwhile still keeps the submission (``submitted_after_cancel``);
@@ -234,13 +240,15 @@ def submit(*, session: Session, actor: User, task_id: int, checklist: dict[str, 
     task.submitted_at = now
     task.late = task.due_at is not None and now > task.due_at
     _touch(session, task, actor, "submitted", before, now,
-           after={"late": task.late, "submitted_after_cancel": task.submitted_after_cancel})
+           after={"late": task.late, "submitted_after_cancel": task.submitted_after_cancel},
+           client_id=device)
     session.commit()
     return task
 
 
 def review(*, session: Session, actor: User, task_id: int, decision: str,
-           comment: str = "") -> StoreTask:
+           comment: str = "",
+        device: str | None = None) -> StoreTask:
     """HQ or the region's supervisor approves a submission or sends it back with a comment."""
     task = visible_task(session, actor, task_id, lock=True)
     policy.ensure_can_manage_store(actor, task.store)
@@ -254,16 +262,18 @@ def review(*, session: Session, actor: User, task_id: int, decision: str,
                    "at": now.isoformat()}
     task.reviewed_at = now
     _touch(session, task, actor, "approved" if decision == "approve" else "rejected", before, now,
-           after={"comment": comment})
+           after={"comment": comment}, client_id=device)
     session.commit()
     return task
 
 
-def cancel(*, session: Session, actor: User, task_id: int, reason: str = "") -> StoreTask:
+def cancel(*, session: Session, actor: User, task_id: int, reason: str = "",
+        device: str | None = None) -> StoreTask:
     """HQ cancels one task that is not final."""
     task = visible_task(session, actor, task_id, lock=True)
     before = _snapshot(task)
     task.status = rules.next_status("cancel", task.status)
-    _touch(session, task, actor, "cancelled", before, utcnow(), after={"reason": reason})
+    _touch(session, task, actor, "cancelled", before, utcnow(), after={"reason": reason},
+           client_id=device)
     session.commit()
     return task
