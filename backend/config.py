@@ -29,6 +29,9 @@ def load_config(overrides: dict | None = None) -> dict:
         "MAX_BLOB_BYTES": int(env.get("MAX_BLOB_BYTES", str(5 * 1024 * 1024))),
         "MAX_IMPORT_BYTES": int(env.get("MAX_IMPORT_BYTES", str(64 * 1024 * 1024))),
         "DB_POOL_SIZE": int(env.get("DB_POOL_SIZE", "5")),
+        # "id:secret,id:secret", first signs, all verify; empty: one key derived from SECRET_KEY.
+        "QR_SIGNING_KEYS": env.get("QR_SIGNING_KEYS", ""),
+        "QR_GRACE_HOURS": int(env.get("QR_GRACE_HOURS", "72")),
     }
     if overrides:
         config.update(overrides)

@@ -53,6 +53,12 @@ EXPECTED = {
     ("post", "/api/v1/tasks/{task_id}/submit"): CLERK,
     ("post", "/api/v1/tasks/{task_id}/review"): MANAGERS,
     ("post", "/api/v1/tasks/{task_id}/cancel"): HQ,
+    ("post", "/api/v1/claims"): CLERK,
+    ("get", "/api/v1/tasks/{task_id}/qr"): MANAGERS,
+    ("get", "/api/v1/tasks/{task_id}/qr.png"): MANAGERS,
+    ("get", "/api/v1/tasks/{task_id}/qr.svg"): MANAGERS,
+    ("post", "/api/v1/tasks/{task_id}/qr/rotate"): MANAGERS,
+    ("get", "/api/v1/campaigns/{campaign_id}/qr-sheet"): MANAGERS,
     ("put", "/api/v1/blobs/{sha256}"): ALL,
     ("get", "/api/v1/blobs/{sha256}"): ALL,
 }

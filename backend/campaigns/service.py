@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 
 from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session
@@ -271,7 +272,8 @@ def publish(*, session: Session, actor: User, campaign_id: int) -> dict:
                  template_version=template.version, status="open", due_at=due_at,
                  max_claimants=template.max_claimants, claimant_count=0, checklist_state={},
                  sales={}, observed_prices={}, notes=[], late=False, submitted_after_cancel=False,
-                 instructions_changed=False, version=1, created_at=now, updated_at=now)
+                 instructions_changed=False, version=1, qr_nonce=secrets.randbits(31),
+                 created_at=now, updated_at=now)
             for store_id in store_ids if (template.id, store_id) not in existing)
     if rows:
         session.execute(StoreTask.__table__.insert(), rows)

@@ -47,6 +47,8 @@ class StoreTask(Base):
     submitted_after_cancel: Mapped[bool] = mapped_column(default=False)
     instructions_changed: Mapped[bool] = mapped_column(default=False)
     version: Mapped[int] = mapped_column(default=1)
+    # Part of the task's QR token; rotating the QR draws a new one and revokes printed codes.
+    qr_nonce: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     first_claimed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

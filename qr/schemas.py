@@ -1,0 +1,31 @@
+"""Schemas of QR tokens, claims and sheets."""
+
+import marshmallow as ma
+from marshmallow import validate
+
+from backend.common.schemas import StrictSchema, Text, code_field
+from backend.tasks.schemas import StoreTaskSchema
+
+
+class ClaimRequestSchema(StrictSchema):
+    qr_token = Text(required=True, validate=validate.Length(min=1, max=200))
+    client_id = Text(validate=validate.Length(min=1, max=64))
+    scanned_at = ma.fields.AwareDateTime(metadata={
+        "description": "When the phone scanned (recorded; never decides who wins)"})
+
+
+class ClaimResultSchema(ma.Schema):
+    created = ma.fields.Boolean(metadata={"description": "false: you already held it (re-scan)"})
+    username = ma.fields.String()
+    claimed_at = ma.fields.DateTime()
+    task = ma.fields.Nested(StoreTaskSchema)
+
+
+class QrTokenSchema(ma.Schema):
+    token = ma.fields.String()
+    expires_at = ma.fields.DateTime()
+
+
+class SheetQuerySchema(StrictSchema):
+    store = code_field(metadata={"description": "One store's page; omit for every store (PDF)"})
+    format = Text(load_default="pdf", validate=validate.OneOf(["pdf", "png"]))
