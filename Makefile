@@ -6,14 +6,21 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test test-sqlite bench clean
+.PHONY: run test test-sqlite bench fonts clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $(STAMP)
 
-run: $(STAMP)
+# Chinese text on printed QR sheets needs a CJK TrueType font (Debian: fonts-wqy-zenhei).
+fonts:
+	@[ -e /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc ] || { \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-wqy-zenhei >/dev/null || true; \
+		else echo "tip: apt-get install fonts-wqy-zenhei for Chinese text on QR sheets"; fi; }
+
+run: $(STAMP) fonts
 	$(BIN)/flask --app wsgi db upgrade
 	$(BIN)/flask --app wsgi seed demo
 	@echo "API: http://$(HOST):$(PORT)/api/v1  docs: http://$(HOST):$(PORT)/api/docs"
@@ -32,6 +39,7 @@ test-sqlite: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.publish
+	$(BIN)/python -m bench.claims
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

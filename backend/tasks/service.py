@@ -6,6 +6,7 @@ import datetime as dt
 
 from sqlalchemy import and_, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from backend import audit
 from backend.audit import Event
@@ -116,7 +117,8 @@ def add_claimant(session: Session, task: StoreTask, clerk: User, now: dt.datetim
                        held_by=[{"username": c.user.username, "claimed_at": c.claimed_at.isoformat()}
                                 for c in task.claims],
                        since=holder.claimed_at.isoformat() if holder else None)
-    session.refresh(task, ["claimant_count"])
+    # The database did the increment; tell the identity map without another round trip.
+    set_committed_value(task, "claimant_count", task.claimant_count + 1)
     task.claims.append(TaskClaim(user_id=clerk.id, user=clerk, claimed_at=now, client_id=client_id,
                                  scanned_at=scanned_at,
                                  assigned_by_id=assigned_by.id if assigned_by else None))
