@@ -9,7 +9,7 @@ from sqlalchemy import text
 from werkzeug.routing import IntegerConverter
 
 from backend import config as config_module
-from backend import db, migrate
+from backend import changefeed, db, migrate
 from backend.errors import register_error_handlers
 
 API_PREFIX = "/api/v1"
@@ -89,6 +89,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.json.sort_keys = False
     app.url_map.converters["int"] = BoundedIntConverter
     db.init_app(app)
+    changefeed.install()
 
     api = Api(app)
     from backend.auth.routes import blp as auth_blp

@@ -7,3 +7,4 @@ from backend.catalog.models import Product  # noqa: F401
 from backend.db import Base  # noqa: F401
 from backend.org.models import Region, Store, StoreTag, User  # noqa: F401
 from backend.tasks.models import Blob, StoreTask, TaskClaim, TaskPhoto  # noqa: F401
+from backend.changefeed import Change, ChangeCounter  # noqa: F401

@@ -9,6 +9,7 @@ from sqlalchemy import text
 
 from backend import migrate
 from backend.app import create_app
+import sync.models  # noqa: F401  (their tables are emptied between tests too)
 from backend.db import Base, build_engine
 from tests import pg_server
 from tests.factories import Factory
@@ -59,13 +60,15 @@ def database_url(request, migrated_urls, tmp_path_factory):
 
 def _empty_all_tables(url: str) -> None:
     engine = build_engine(url)
-    tables = [table.name for table in reversed(Base.metadata.sorted_tables)]
+    tables = [table.name for table in reversed(Base.metadata.sorted_tables)
+              if table.name != "change_counter"]
     with engine.begin() as connection:
         if connection.dialect.name == "postgresql":
             connection.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
         else:
             for table in tables:
                 connection.execute(text(f"DELETE FROM {table}"))
+        connection.execute(text("UPDATE change_counter SET value = 0, purged_through = 0"))
     engine.dispose()
 
 

@@ -85,6 +85,7 @@ def test_expired_and_revoked_codes(make, client):
     task.due_at = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=10)
     make.session.commit()
     expired_token = qr_token(client, w, task_id)
+    before = row_counts(make)
     expired = claim(client, w.h["clerk1"], expired_token)
     assert (expired.status_code, expired.json["error"]) == (410, "qr_expired")
     assert row_counts(make) == before

@@ -8,7 +8,7 @@ import secrets
 from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session
 
-from backend import audit
+from backend import audit, changefeed
 from backend.auth import policy
 from backend.campaigns import targeting as targeting_rules
 from backend.campaigns.models import Campaign, TaskTemplate
@@ -143,6 +143,8 @@ def update_campaign(*, session: Session, actor: User, campaign_id: int, changes:
         setattr(campaign, key, value)
     campaign.version += 1
     campaign.updated_at = utcnow()
+    if campaign.published_at is not None:  # the campaign summary travels inside every task
+        changefeed.mark_tasks_where(session, StoreTask.campaign_id == campaign.id)
     audit.record(session, entity="campaign", entity_id=campaign.id, action="edited", actor=actor,
                  before=before, after={key: _jsonable(value) for key, value in changes.items()})
     session.commit()
@@ -204,6 +206,7 @@ def _propagate_template(session: Session, actor: User, campaign: Campaign,
         update(StoreTask).where(StoreTask.template_id == template.id, StoreTask.status == "open")
         .values(version=StoreTask.version + 1, **common).returning(StoreTask.id)
         .execution_options(synchronize_session=False)))
+    changefeed.mark_tasks_where(session, StoreTask.id.in_(open_ids))
     keep = set(template.checklist_ids)
     held = session.scalars(select(StoreTask).where(
         StoreTask.template_id == template.id,
@@ -277,6 +280,8 @@ def publish(*, session: Session, actor: User, campaign_id: int) -> dict:
             for store_id in store_ids if (template.id, store_id) not in existing)
     if rows:
         session.execute(StoreTask.__table__.insert(), rows)
+        changefeed.mark_tasks_where(session, (StoreTask.campaign_id == campaign.id)
+                                    & (StoreTask.created_at == now))
     audit.record(session, entity="campaign", entity_id=campaign.id, action="published",
                  actor=actor, after={"stores": len(store_ids), "tasks_created": len(rows)}, at=now)
     session.commit()
@@ -299,6 +304,7 @@ def cancel(*, session: Session, actor: User, campaign_id: int, reason: str = "")
                            StoreTask.status.not_in(FINAL_STATUSES))
                     .values(status="cancelled", version=StoreTask.version + 1, updated_at=now)
                     .execution_options(synchronize_session=False))
+    changefeed.mark_tasks_where(session, StoreTask.campaign_id == campaign.id)
     audit.record_many(session, [
         dict(entity="task", entity_id=task_id, action="cancelled", user_id=actor.id,
              server_time=now, before={"status": status},
@@ -324,6 +330,7 @@ def close(*, session: Session, actor: User, campaign_id: int) -> dict:
     audit.record(session, entity="campaign", entity_id=campaign.id, action="closed", actor=actor,
                  before={"status": campaign.status}, after={"status": "closed"}, at=now)
     campaign.status = "closed"
+    changefeed.mark_tasks_where(session, StoreTask.campaign_id == campaign.id)
     campaign.version += 1
     campaign.updated_at = now
     session.commit()

@@ -5,11 +5,13 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from backend import changefeed
 from backend.auth import policy
 from backend.auth.passwords import hash_password
 from backend.common.paging import Page, paginate
 from backend.errors import Conflict, NotFound, ValidationFailed
 from backend.org.models import Region, Store, StoreTag, User
+from backend.tasks.models import StoreTask
 
 
 def _invalid(field: str, message: str) -> ValidationFailed:
@@ -92,7 +94,13 @@ def update_store(*, session: Session, actor: User, code: str, changes: dict) -> 
     """Rename, move to another region, retag or relocate a store (HQ)."""
     store = store_by_code(session, code)
     if "region" in changes:
+        old_region_id = store.region_id
         store.region = region_by_code(session, changes.pop("region"), field="region")
+        if store.region_id != old_region_id:
+            # Supervisors of the old region lose these tasks, the new region's gain them.
+            changefeed.mark_tasks_where(session, StoreTask.store_id == store.id, op="delete",
+                                        region_id=old_region_id)
+            changefeed.mark_tasks_where(session, StoreTask.store_id == store.id)
     if "tags" in changes:
         store.set_tags(changes.pop("tags"))
     for key, value in changes.items():
