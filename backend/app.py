@@ -99,8 +99,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     from backend.tasks.routes import blp as tasks_blp
 
     from qr.routes import blp as qr_blp
+    from sync.routes import blp as sync_blp
 
-    for blueprint in (auth_blp, org_blp, catalog_blp, campaigns_blp, tasks_blp, qr_blp):
+    for blueprint in (auth_blp, org_blp, catalog_blp, campaigns_blp, tasks_blp, qr_blp, sync_blp):
         api.register_blueprint(blueprint)
 
     register_error_handlers(app)

@@ -59,6 +59,8 @@ EXPECTED = {
     ("get", "/api/v1/tasks/{task_id}/qr.svg"): MANAGERS,
     ("post", "/api/v1/tasks/{task_id}/qr/rotate"): MANAGERS,
     ("get", "/api/v1/campaigns/{campaign_id}/qr-sheet"): MANAGERS,
+    ("post", "/api/v1/sync/push"): ALL,
+    ("post", "/api/v1/sync/pull"): ALL,
     ("put", "/api/v1/blobs/{sha256}"): ALL,
     ("get", "/api/v1/blobs/{sha256}"): ALL,
 }

@@ -96,7 +96,7 @@ def update_store(*, session: Session, actor: User, code: str, changes: dict) -> 
     if "region" in changes:
         old_region_id = store.region_id
         store.region = region_by_code(session, changes.pop("region"), field="region")
-        if store.region_id != old_region_id:
+        if store.region.id != old_region_id:
             # Supervisors of the old region lose these tasks, the new region's gain them.
             changefeed.mark_tasks_where(session, StoreTask.store_id == store.id, op="delete",
                                         region_id=old_region_id)

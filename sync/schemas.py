@@ -1,0 +1,110 @@
+"""Schemas of the sync protocol (SPEC §5): push, pull, and the arguments of each mutation."""
+
+import marshmallow as ma
+from marshmallow import validate
+
+from backend.catalog.schemas import SKU
+from backend.common.schemas import StrictSchema, Text
+
+MAX_MUTATIONS = 500
+ID = dict(required=True, validate=validate.Range(min=1, max=2**62))
+CLIENT_ID = Text(required=True, validate=validate.Regexp(
+    r"^[A-Za-z0-9][A-Za-z0-9_.:-]{7,63}$", error="Use the app's install UUID (8-64 characters)."))
+
+
+class MutationSchema(StrictSchema):
+    id = ma.fields.Integer(**ID)
+    name = Text(required=True, validate=validate.Length(min=1, max=40))
+    args = ma.fields.Dict(keys=ma.fields.String(), required=True)
+    client_time = ma.fields.AwareDateTime(allow_none=True)
+
+
+class PushSchema(StrictSchema):
+    client_id = CLIENT_ID
+    schema_version = ma.fields.Integer(required=True, validate=validate.Equal(1))
+    # The 500 cap is checked in the service so that it answers 413, as SPEC §5 says.
+    mutations = ma.fields.List(ma.fields.Nested(MutationSchema), required=True)
+
+
+class PullSchema(StrictSchema):
+    client_id = CLIENT_ID
+    cursor = Text(allow_none=True, load_default=None, validate=validate.Length(max=500))
+    schema_version = ma.fields.Integer(required=True, validate=validate.Equal(1))
+    limit = ma.fields.Integer(load_default=200, validate=validate.Range(min=1, max=1000))
+
+
+class MutationResultSchema(ma.Schema):
+    id = ma.fields.Integer()
+    status = ma.fields.String()
+    error = ma.fields.String()
+    message = ma.fields.String()
+    details = ma.fields.Dict()
+    entity = ma.fields.Dict(allow_none=True)
+
+
+class PushResultSchema(ma.Schema):
+    last_mutation_id = ma.fields.Integer()
+    results = ma.fields.List(ma.fields.Nested(MutationResultSchema))
+
+
+class ChangeSchema(ma.Schema):
+    entity = ma.fields.String()
+    op = ma.fields.String()
+    id = ma.fields.Integer()
+    data = ma.fields.Dict()
+
+
+class PullResultSchema(ma.Schema):
+    cursor = ma.fields.String()
+    has_more = ma.fields.Boolean()
+    reset = ma.fields.Boolean()
+    last_mutation_id = ma.fields.Integer()
+    changes = ma.fields.List(ma.fields.Nested(ChangeSchema))
+
+
+# ---- arguments of each mutation --------------------------------------------------------------
+
+class TaskArgs(StrictSchema):
+    task_id = ma.fields.Integer(**ID)
+
+
+class ClaimArgs(TaskArgs):
+    qr_token = Text(required=True, validate=validate.Length(min=1, max=200))
+    scanned_at = ma.fields.AwareDateTime(allow_none=True)
+
+
+class ChecklistArgs(TaskArgs):
+    item_id = Text(required=True, validate=validate.Length(min=1, max=40))
+    done = ma.fields.Boolean(required=True)
+
+
+class SaleArgs(TaskArgs):
+    sku = Text(required=True, **SKU)
+    quantity = ma.fields.Integer(required=True, validate=validate.Range(min=1, max=10_000))
+
+
+class NoteArgs(TaskArgs):
+    text = Text(required=True, validate=validate.Length(min=1, max=4000))
+
+
+class PhotoArgs(TaskArgs):
+    sha256 = Text(required=True, validate=validate.Regexp(r"^[0-9a-f]{64}$"))
+
+
+class SubmitArgs(TaskArgs):
+    observed_prices = ma.fields.Dict(keys=Text(**SKU), values=ma.fields.Float(
+        validate=validate.Range(min=0, max=10_000_000), allow_nan=False), load_default=None,
+        validate=validate.Length(max=50))
+    quantity = ma.fields.Integer(allow_none=True, load_default=None,
+                                 validate=validate.Range(min=0, max=1_000_000))
+
+
+class MarkReadArgs(StrictSchema):
+    notification_id = ma.fields.Integer(**ID)
+
+
+ARG_SCHEMAS = {
+    "claim_task": ClaimArgs(), "unclaim_task": TaskArgs(), "start_task": TaskArgs(),
+    "set_checklist_item": ChecklistArgs(), "record_sale": SaleArgs(), "add_note": NoteArgs(),
+    "attach_photo": PhotoArgs(), "submit_task": SubmitArgs(), "mark_read": MarkReadArgs(),
+}

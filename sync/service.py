@@ -1,0 +1,231 @@
+"""Sync push (exactly-once mutations, each atomic on its own) and pull (commit-ordered feed)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import marshmallow as ma
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from backend.auth import policy
+from backend.changefeed import Change, high_water
+from backend.db import utcnow
+from backend.errors import DomainError, Forbidden, PayloadTooLarge
+from backend.org.models import User
+from backend.tasks.models import StoreTask
+from backend.tasks.schemas import StoreTaskSchema
+from qr.service import QrSettings
+from sync import cursor as cursors
+from sync import handlers, rules
+from sync.models import SyncClient, SyncMutation
+from sync.schemas import ARG_SCHEMAS, MAX_MUTATIONS
+
+TASK_SCHEMA = StoreTaskSchema()
+
+
+# ---- clients --------------------------------------------------------------------------------
+
+def _bind_client(session: Session, actor: User, client_id: str) -> SyncClient:
+    """The client row, created on first use; a client id belongs to its first user."""
+    client = session.get(SyncClient, client_id)
+    if client is None:
+        try:
+            client = SyncClient(client_id=client_id, user_id=actor.id, last_mutation_id=0)
+            session.add(client)
+            session.commit()
+        except IntegrityError:  # another request registered it a moment ago
+            session.rollback()
+            client = session.get(SyncClient, client_id)
+    if client.user_id != actor.id:
+        session.rollback()
+        raise Forbidden("This client id belongs to another user.", error="client_id_taken")
+    return client
+
+
+def _locked_client(session: Session, client_id: str) -> SyncClient:
+    return session.scalar(select(SyncClient).where(SyncClient.client_id == client_id)
+                          .with_for_update().execution_options(populate_existing=True))
+
+
+# ---- push -----------------------------------------------------------------------------------
+
+def _result(session: Session, actor: User, record: SyncMutation, args: dict) -> dict:
+    result = {"id": record.mutation_id, "status": record.status}
+    if record.status == "rejected":
+        result["error"], result["message"] = record.error, record.message
+    if record.details:
+        result["details"] = record.details
+    task = handlers.entity_of(session, actor, record.name, args)
+    result["entity"] = TASK_SCHEMA.dump(task) if task is not None else None
+    return result
+
+
+def _store_rejection(session: Session, client_id: str, mutation: dict, error: str, message: str,
+                     details: dict | None) -> SyncMutation:
+    """In a fresh transaction: the rejected result, and the client's id moves on."""
+    client = _locked_client(session, client_id)
+    existing = session.get(SyncMutation, (client_id, mutation["id"]))
+    if existing is not None:  # a concurrent retry stored it first
+        session.commit()
+        return existing
+    record = SyncMutation(client_id=client_id, mutation_id=mutation["id"], name=mutation["name"],
+                          status="rejected", error=error, message=message[:500],
+                          details=details, client_time=mutation.get("client_time"))
+    session.add(record)
+    client.last_mutation_id = mutation["id"]
+    client.last_seen_at = utcnow()
+    session.commit()
+    return record
+
+
+def _apply_one(session: Session, actor: User, client_id: str, mutation: dict,
+               qr_settings: QrSettings) -> SyncMutation:
+    """Apply one mutation in its own transaction; always end with a stored result."""
+    schema = ARG_SCHEMAS.get(mutation["name"])
+    if schema is None:
+        return _store_rejection(session, client_id, mutation, "unknown_mutation",
+                                f"Unknown mutation '{mutation['name']}'.", None)
+    try:
+        args = schema.load(mutation["args"])
+    except ma.ValidationError as exc:
+        return _store_rejection(session, client_id, mutation, "invalid_args",
+                                "The mutation's arguments are invalid.",
+                                {"errors": exc.normalized_messages()})
+    received_at = utcnow()
+    client = _locked_client(session, client_id)
+    if client.last_mutation_id >= mutation["id"]:  # applied meanwhile by a concurrent retry
+        record = session.get(SyncMutation, (client_id, mutation["id"]))
+        session.commit()
+        return record
+    record = SyncMutation(client_id=client_id, mutation_id=mutation["id"], name=mutation["name"],
+                          status="applied", client_time=mutation.get("client_time"))
+    session.add(record)
+    client.last_mutation_id = mutation["id"]
+    client.last_seen_at = received_at
+    context = handlers.MutationContext(
+        session=session, actor=actor, client=client, record=record, args=args,
+        client_time=mutation.get("client_time"), received_at=received_at, qr_settings=qr_settings)
+    try:
+        # The handler commits through its service: the result row commits with the change.
+        handlers.HANDLERS[mutation["name"]](context)
+    except DomainError as exc:
+        session.rollback()
+        details = {key: value for key, value in exc.details.items()} or None
+        if exc.errors:
+            details = {**(details or {}), "errors": exc.errors}
+        return _store_rejection(session, client_id, mutation, exc.error, exc.message, details)
+    if mutation.get("client_time") is not None and record.status == "applied":
+        _advance_client_clock(session, client_id, mutation["client_time"], received_at)
+    return record
+
+
+def _advance_client_clock(session: Session, client_id: str, client_time: dt.datetime,
+                          received_at: dt.datetime) -> None:
+    """Remember the latest accepted client time: later edits of this client are clamped to it."""
+    client = _locked_client(session, client_id)
+    effective = rules.clamp_client_time(client_time, client.last_client_time, received_at)
+    if client.last_client_time is None or effective > client.last_client_time:
+        client.last_client_time = effective
+    session.commit()
+
+
+def push(*, session: Session, actor: User, client_id: str, schema_version: int,
+         mutations: list[dict], qr_settings: QrSettings) -> dict:
+    """Answer every mutation exactly once: stored results for retries, fresh ones applied in order."""
+    if len(mutations) > MAX_MUTATIONS:
+        raise PayloadTooLarge(f"At most {MAX_MUTATIONS} mutations per push; nothing was applied.")
+    client = _bind_client(session, actor, client_id)
+    ids = [mutation["id"] for mutation in mutations]
+    replay, _fresh = rules.split_mutation_ids(ids, client.last_mutation_id)
+    session.commit()
+    stored = {record.mutation_id: record for record in session.scalars(
+        select(SyncMutation).where(SyncMutation.client_id == client_id,
+                                   SyncMutation.mutation_id.in_(replay)))} if replay else {}
+    answers = []
+    for mutation in mutations:
+        record = stored.get(mutation["id"]) or _apply_one(session, actor, client_id, mutation,
+                                                          qr_settings)
+        # The entity as it stands right after this mutation (for a replay: as it stands now).
+        answers.append(_result(session, actor, record, mutation["args"]))
+        session.commit()
+    last = session.scalar(select(SyncClient.last_mutation_id)
+                          .where(SyncClient.client_id == client_id))
+    session.commit()
+    return {"last_mutation_id": last, "results": answers}
+
+
+# ---- pull -----------------------------------------------------------------------------------
+
+def _change_scope(actor: User):
+    if actor.role == policy.HQ:
+        return None
+    if actor.role == policy.SUPERVISOR:
+        return Change.region_id.in_(sorted(actor.region_ids) or [-1])
+    return Change.store_id == (actor.store_id or -1)
+
+
+def _tasks_in_scope(session: Session, actor: User, ids: list[int]) -> dict[int, StoreTask]:
+    if not ids:
+        return {}
+    return {task.id: task for task in session.scalars(
+        select(StoreTask).where(StoreTask.id.in_(ids), policy.store_scope(actor, StoreTask.store_id)))}
+
+
+def _snapshot_page(session: Session, actor: User, start_seq: int, after_id: int, limit: int,
+                   scope: str) -> tuple[list[dict], str, bool]:
+    tasks = session.scalars(select(StoreTask).where(policy.store_scope(actor, StoreTask.store_id),
+                                                    StoreTask.id > after_id)
+                            .order_by(StoreTask.id).limit(limit + 1)).all()
+    has_more = len(tasks) > limit
+    tasks = tasks[:limit]
+    changes = [{"entity": "task", "op": "put", "id": task.id, "data": TASK_SCHEMA.dump(task)}
+               for task in tasks]
+    if has_more:
+        next_cursor = cursors.Cursor(seq=start_seq, scope=scope, snapshot_after=tasks[-1].id)
+    else:
+        next_cursor = cursors.Cursor(seq=start_seq, scope=scope)
+    return changes, cursors.encode(next_cursor), has_more
+
+
+def pull(*, session: Session, actor: User, client_id: str, cursor: str | None,
+         schema_version: int, limit: int) -> dict:
+    """A page of the actor's scope: a snapshot (cursor null, reset) or the changes since cursor."""
+    client = _bind_client(session, actor, client_id)
+    last_mutation_id = client.last_mutation_id
+    scope = cursors.scope_of(actor)
+    committed, purged_through = high_water(session)
+    position = cursors.decode(cursor) if cursor else None
+    reset = position is not None and (position.scope != scope or (
+        position.snapshot_after is None and position.seq < purged_through))
+    if position is None or reset or position.snapshot_after is not None:
+        start = committed if position is None or reset else position.seq
+        after = 0 if position is None or reset else position.snapshot_after
+        changes, next_cursor, has_more = _snapshot_page(session, actor, start, after, limit, scope)
+        session.commit()
+        return {"cursor": next_cursor, "has_more": has_more, "reset": reset,
+                "last_mutation_id": last_mutation_id, "changes": changes}
+    statement = select(Change).where(Change.seq > position.seq).order_by(Change.seq).limit(limit + 1)
+    scope_filter = _change_scope(actor)
+    if scope_filter is not None:
+        statement = statement.where(scope_filter)
+    rows = session.scalars(statement).all()
+    has_more = len(rows) > limit
+    rows = rows[:limit]
+    latest: dict[int, str] = {}
+    for row in rows:  # several changes of one task in a page: its current state once
+        latest.pop(row.entity_id, None)
+        latest[row.entity_id] = row.op
+    current = _tasks_in_scope(session, actor, [task_id for task_id, op in latest.items() if op == "put"])
+    changes = []
+    for task_id, op in latest.items():
+        task = current.get(task_id)
+        if op == "put" and task is not None:
+            changes.append({"entity": "task", "op": "put", "id": task_id, "data": TASK_SCHEMA.dump(task)})
+        else:  # deleted, or no longer in this actor's scope
+            changes.append({"entity": "task", "op": "delete", "id": task_id, "data": {}})
+    new_seq = rows[-1].seq if rows else max(position.seq, 0)
+    session.commit()
+    return {"cursor": cursors.encode(cursors.Cursor(seq=new_seq, scope=scope)), "has_more": has_more,
+            "reset": False, "last_mutation_id": last_mutation_id, "changes": changes}
