@@ -73,8 +73,12 @@ class PhoneClient:
         self.db.commit()
         return mutation_id
 
-    def _confirm(self, last_mutation_id: int) -> None:
-        self.db.execute("DELETE FROM queue WHERE id <= ?", (last_mutation_id,))
+    def _drop_answered(self, last_mutation_id: int) -> None:
+        """Drop mutations the server applied *and* whose result this phone holds. One applied
+        but unanswered (lost response) stays queued: pushing it again returns the stored
+        result and never re-applies it."""
+        self.db.execute("DELETE FROM queue WHERE id <= ? AND id IN (SELECT id FROM results)",
+                        (last_mutation_id,))
         self.db.commit()
 
     def push(self, *, batch: int = 500, lose_response: bool = False) -> list[dict]:
@@ -96,7 +100,7 @@ class PhoneClient:
                             (result["id"], json.dumps(result)))
             if result.get("entity"):
                 self._put("task", result["entity"]["id"], result["entity"])
-        self._confirm(answer["last_mutation_id"])
+        self._drop_answered(answer["last_mutation_id"])
         return answer["results"]
 
     # -- pull -------------------------------------------------------------------------------
@@ -125,7 +129,7 @@ class PhoneClient:
                 else:
                     self._put(change["entity"], change["id"], change["data"])
             self._set_meta("cursor", answer["cursor"])
-            self._confirm(answer["last_mutation_id"])
+            self._drop_answered(answer["last_mutation_id"])
             self.db.commit()
             if not answer["has_more"]:
                 return pages

@@ -214,8 +214,10 @@ def test_bootstrap_pages_deltas_and_read_your_writes(make, client, app):
     device.push(lose_response=True)
     assert device.pending() == [1]
     device.pull()
-    assert device.pending() == []                      # pull's last_mutation_id confirmed it
-    assert device.view()[task_id]["status"] == "claimed"
+    assert device.view()[task_id]["status"] == "claimed"   # read-your-writes through pull
+    assert device.pending() == [1]                     # applied, but its result never arrived
+    assert device.push()[0]["status"] == "applied"     # the retry fetches the stored result
+    assert device.pending() == []
     client.post(f"/api/v1/tasks/{make.task_id(w.campaign.id, w.s2)}/assign",
                 json={"username": "clerk2"}, headers=w.h["admin"])  # another store: not sent
     response = client.post("/api/v1/sync/pull", headers=w.h["clerk1"], json={

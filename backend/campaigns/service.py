@@ -206,7 +206,8 @@ def _propagate_template(session: Session, actor: User, campaign: Campaign,
         update(StoreTask).where(StoreTask.template_id == template.id, StoreTask.status == "open")
         .values(version=StoreTask.version + 1, **common).returning(StoreTask.id)
         .execution_options(synchronize_session=False)))
-    changefeed.mark_tasks_where(session, StoreTask.id.in_(open_ids))
+    # Every task shows the template's text, whatever its state: all of them change for sync.
+    changefeed.mark_tasks_where(session, StoreTask.template_id == template.id)
     keep = set(template.checklist_ids)
     held = session.scalars(select(StoreTask).where(
         StoreTask.template_id == template.id,

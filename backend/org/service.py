@@ -11,7 +11,7 @@ from backend.auth.passwords import hash_password
 from backend.common.paging import Page, paginate
 from backend.errors import Conflict, NotFound, ValidationFailed
 from backend.org.models import Region, Store, StoreTag, User
-from backend.tasks.models import StoreTask
+from backend.tasks.models import StoreTask, TaskClaim
 
 
 def _invalid(field: str, message: str) -> ValidationFailed:
@@ -184,6 +184,10 @@ def update_user(*, session: Session, actor: User, username: str, changes: dict) 
         _bind_user(session, user, user.role,
                    changes.pop("store", user.store.code if user.store else None),
                    changes.pop("regions", [region.code for region in user.regions]))
+    if changes.get("display_name", user.display_name) != user.display_name:
+        # Claimant names travel inside the tasks they hold.
+        changefeed.mark_tasks_where(session, StoreTask.id.in_(
+            select(TaskClaim.task_id).where(TaskClaim.user_id == user.id)))
     for key, value in changes.items():
         setattr(user, key, value)
     session.commit()
