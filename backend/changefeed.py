@@ -102,13 +102,20 @@ def _write_changes(session: Session) -> None:
 
 
 def _before_commit(session: Session) -> None:
+    if session.in_nested_transaction():
+        # Releasing a SAVEPOINT is not the commit: allocating here would hold the counter's
+        # lock for the rest of the outer transaction.
+        return
     if session.info.get(_PENDING) or session.info.get(_TOUCHED) or session.new or session.dirty:
         _write_changes(session)
 
 
-def _forget(session: Session, *_args) -> None:
-    session.info.pop(_PENDING, None)
-    session.info.pop(_TOUCHED, None)
+def _forget(session: Session, previous_transaction) -> None:
+    """The whole transaction rolled back: nothing to announce. A SAVEPOINT rolling back keeps
+    the marks of the outer transaction (at worst a task is re-sent unchanged)."""
+    if not previous_transaction.nested:
+        session.info.pop(_PENDING, None)
+        session.info.pop(_TOUCHED, None)
 
 
 def install() -> None:
@@ -116,7 +123,7 @@ def install() -> None:
     if not event.contains(Session, "after_flush", _notice_flushed_tasks):
         event.listen(Session, "after_flush", _notice_flushed_tasks)
         event.listen(Session, "before_commit", _before_commit)
-        event.listen(Session, "after_rollback", _forget)
+        event.listen(Session, "after_soft_rollback", _forget)
 
 
 def high_water(session: Session) -> tuple[int, int]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from pathlib import Path
 
@@ -97,6 +98,31 @@ def init_app(app: Flask) -> None:
     # Per request (a test client may share one app context across requests) and per app context.
     app.teardown_request(_close_session)
     app.teardown_appcontext(_close_session)
+
+
+_CALLER_OWNS = "zhida.caller_owns_transaction"
+
+
+def commit(session: Session) -> None:
+    """End a write service: commit, or only flush when a caller owns the transaction.
+
+    Sync push applies a whole batch of mutations in one transaction, each inside its own
+    SAVEPOINT; the services it calls then leave the commit to it.
+    """
+    if session.info.get(_CALLER_OWNS):
+        session.flush()
+    else:
+        session.commit()
+
+
+@contextlib.contextmanager
+def caller_owns_transaction(session: Session):
+    """Within this block, services flush instead of committing."""
+    session.info[_CALLER_OWNS] = True
+    try:
+        yield session
+    finally:
+        session.info.pop(_CALLER_OWNS, None)
 
 
 def engine() -> Engine:

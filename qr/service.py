@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from backend import audit
+from backend import audit, db
 from backend.auth import policy
 from backend.campaigns.models import Campaign
 from backend.db import utcnow
@@ -94,7 +94,7 @@ def rotate_qr(*, session: Session, actor: User, task_id: int, settings: QrSettin
     task.updated_at = utcnow()
     audit.record(session, entity="task", entity_id=task.id, action="qr_rotated", actor=actor,
                  before={"version": task.version - 1}, after={"version": task.version})
-    session.commit()
+    db.commit(session)
     token, expires_at = token_for(task, settings)
     return {"token": token, "expires_at": expires_at}
 
@@ -122,7 +122,7 @@ def claim_by_qr(*, session: Session, actor: User, qr_token: str, settings: QrSet
                        campaign_status=campaign.status)
     mine = next((claim for claim in task.claims if claim.user_id == actor.id), None)
     if mine is not None:
-        session.commit()
+        db.commit(session)
         return ClaimResult(task=task, created=False, username=actor.username,
                            claimed_at=mine.claimed_at)
     before = {"status": task.status, "claimants": sorted(c.user.username for c in task.claims),
@@ -136,7 +136,7 @@ def claim_by_qr(*, session: Session, actor: User, qr_token: str, settings: QrSet
                                        "claimants": sorted(c.user.username for c in task.claims),
                                        "via": "qr"},
                  client_id=client_id, client_time=scanned_at, at=now)
-    session.commit()
+    db.commit(session)
     return ClaimResult(task=task, created=True, username=actor.username, claimed_at=now)
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from backend import audit
+from backend import audit, db
 from backend.auth import policy
 from backend.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from backend.org.models import User
@@ -57,7 +57,7 @@ def _touch(ctx: MutationContext, task: StoreTask, action: str, before: dict, aft
     audit.record(ctx.session, entity="task", entity_id=task.id, action=action, actor=ctx.actor,
                  before=before, after=after, client_id=ctx.client.client_id,
                  client_time=ctx.client_time, at=ctx.received_at)
-    ctx.session.commit()
+    db.commit(ctx.session)
 
 
 def claim_task(ctx: MutationContext) -> None:

@@ -9,11 +9,13 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from backend import db
 from backend.auth import policy
 from backend.changefeed import Change, high_water
 from backend.db import utcnow
 from backend.errors import DomainError, Forbidden, PayloadTooLarge
 from backend.org.models import User
+from backend.tasks import service as tasks
 from backend.tasks.models import StoreTask
 from backend.tasks.schemas import StoreTaskSchema
 from qr.service import QrSettings
@@ -51,107 +53,104 @@ def _locked_client(session: Session, client_id: str) -> SyncClient:
 
 # ---- push -----------------------------------------------------------------------------------
 
-def _result(session: Session, actor: User, record: SyncMutation, args: dict) -> dict:
+def _result(session: Session, actor: User, record: SyncMutation, args: dict,
+            with_entity: bool) -> dict:
     result = {"id": record.mutation_id, "status": record.status}
     if record.status == "rejected":
         result["error"], result["message"] = record.error, record.message
     if record.details:
         result["details"] = record.details
-    task = handlers.entity_of(session, actor, record.name, args)
+    task = handlers.entity_of(session, actor, record.name, args) if with_entity else None
     result["entity"] = TASK_SCHEMA.dump(task) if task is not None else None
     return result
 
 
-def _store_rejection(session: Session, client_id: str, mutation: dict, error: str, message: str,
-                     details: dict | None) -> SyncMutation:
-    """In a fresh transaction: the rejected result, and the client's id moves on."""
-    client = _locked_client(session, client_id)
-    existing = session.get(SyncMutation, (client_id, mutation["id"]))
-    if existing is not None:  # a concurrent retry stored it first
-        session.commit()
-        return existing
-    record = SyncMutation(client_id=client_id, mutation_id=mutation["id"], name=mutation["name"],
-                          status="rejected", error=error, message=message[:500],
-                          details=details, client_time=mutation.get("client_time"))
-    session.add(record)
-    client.last_mutation_id = mutation["id"]
-    client.last_seen_at = utcnow()
-    session.commit()
-    return record
+def _rejected(client: SyncClient, mutation: dict, error: str, message: str,
+              details: dict | None) -> SyncMutation:
+    return SyncMutation(client_id=client.client_id, mutation_id=mutation["id"], name=mutation["name"],
+                        status="rejected", error=error, message=message[:500], details=details,
+                        client_time=mutation.get("client_time"))
 
 
-def _apply_one(session: Session, actor: User, client_id: str, mutation: dict,
-               qr_settings: QrSettings) -> SyncMutation:
-    """Apply one mutation in its own transaction; always end with a stored result."""
+def _apply_one(session: Session, actor: User, client: SyncClient, mutation: dict,
+               qr_settings: QrSettings, received_at: dt.datetime) -> SyncMutation:
+    """Apply one mutation inside its own SAVEPOINT: all of it, or none of it plus a rejection."""
     schema = ARG_SCHEMAS.get(mutation["name"])
     if schema is None:
-        return _store_rejection(session, client_id, mutation, "unknown_mutation",
-                                f"Unknown mutation '{mutation['name']}'.", None)
+        return _rejected(client, mutation, "unknown_mutation",
+                         f"Unknown mutation '{mutation['name']}'.", None)
     try:
         args = schema.load(mutation["args"])
     except ma.ValidationError as exc:
-        return _store_rejection(session, client_id, mutation, "invalid_args",
-                                "The mutation's arguments are invalid.",
-                                {"errors": exc.normalized_messages()})
-    received_at = utcnow()
-    client = _locked_client(session, client_id)
-    if client.last_mutation_id >= mutation["id"]:  # applied meanwhile by a concurrent retry
-        record = session.get(SyncMutation, (client_id, mutation["id"]))
-        session.commit()
-        return record
-    record = SyncMutation(client_id=client_id, mutation_id=mutation["id"], name=mutation["name"],
-                          status="applied", client_time=mutation.get("client_time"))
-    session.add(record)
-    client.last_mutation_id = mutation["id"]
-    client.last_seen_at = received_at
-    context = handlers.MutationContext(
-        session=session, actor=actor, client=client, record=record, args=args,
-        client_time=mutation.get("client_time"), received_at=received_at, qr_settings=qr_settings)
+        return _rejected(client, mutation, "invalid_args", "The mutation's arguments are invalid.",
+                         {"errors": exc.normalized_messages()})
+    savepoint = session.begin_nested()
+    record = SyncMutation(client_id=client.client_id, mutation_id=mutation["id"],
+                          name=mutation["name"], status="applied",
+                          client_time=mutation.get("client_time"))
     try:
-        # The handler commits through its service: the result row commits with the change.
+        session.add(record)
+        context = handlers.MutationContext(
+            session=session, actor=actor, client=client, record=record, args=args,
+            client_time=mutation.get("client_time"), received_at=received_at,
+            qr_settings=qr_settings)
         handlers.HANDLERS[mutation["name"]](context)
+        if mutation.get("client_time") is not None and record.status == "applied":
+            # Later edits of this client are clamped to the latest time it got accepted with.
+            client.last_client_time = max(filter(None, (client.last_client_time, rules.clamp_client_time(
+                mutation["client_time"], client.last_client_time, received_at))))
+        savepoint.commit()
+        return record
     except DomainError as exc:
-        session.rollback()
-        details = {key: value for key, value in exc.details.items()} or None
+        savepoint.rollback()
+        details = dict(exc.details) or None
         if exc.errors:
             details = {**(details or {}), "errors": exc.errors}
-        return _store_rejection(session, client_id, mutation, exc.error, exc.message, details)
-    if mutation.get("client_time") is not None and record.status == "applied":
-        _advance_client_clock(session, client_id, mutation["client_time"], received_at)
-    return record
-
-
-def _advance_client_clock(session: Session, client_id: str, client_time: dt.datetime,
-                          received_at: dt.datetime) -> None:
-    """Remember the latest accepted client time: later edits of this client are clamped to it."""
-    client = _locked_client(session, client_id)
-    effective = rules.clamp_client_time(client_time, client.last_client_time, received_at)
-    if client.last_client_time is None or effective > client.last_client_time:
-        client.last_client_time = effective
-    session.commit()
+        return _rejected(client, mutation, exc.error, exc.message, details)
 
 
 def push(*, session: Session, actor: User, client_id: str, schema_version: int,
          mutations: list[dict], qr_settings: QrSettings) -> dict:
-    """Answer every mutation exactly once: stored results for retries, fresh ones applied in order."""
+    """Answer every mutation exactly once: stored results for retries, new ones applied in order.
+
+    The new mutations of one push share a transaction, each in its own SAVEPOINT, and the
+    answer is sent only after that transaction committed: "applied" is never a write that a
+    later failure rolled back. If the commit itself fails, nothing is applied and nothing is
+    stored, and the phone's retry starts over.
+    """
     if len(mutations) > MAX_MUTATIONS:
         raise PayloadTooLarge(f"At most {MAX_MUTATIONS} mutations per push; nothing was applied.")
-    client = _bind_client(session, actor, client_id)
+    _bind_client(session, actor, client_id)
+    client = _locked_client(session, client_id)  # one push per client at a time
     ids = [mutation["id"] for mutation in mutations]
-    replay, _fresh = rules.split_mutation_ids(ids, client.last_mutation_id)
-    session.commit()
+    replay, fresh = rules.split_mutation_ids(ids, client.last_mutation_id)
     stored = {record.mutation_id: record for record in session.scalars(
         select(SyncMutation).where(SyncMutation.client_id == client_id,
                                    SyncMutation.mutation_id.in_(replay)))} if replay else {}
-    answers = []
-    for mutation in mutations:
-        record = stored.get(mutation["id"]) or _apply_one(session, actor, client_id, mutation,
-                                                          qr_settings)
-        # The entity as it stands right after this mutation (for a replay: as it stands now).
-        answers.append(_result(session, actor, record, mutation["args"]))
-        session.commit()
-    last = session.scalar(select(SyncClient.last_mutation_id)
-                          .where(SyncClient.client_id == client_id))
+    received_at = utcnow()
+    if fresh:
+        tasks.lock_tasks(session, [m["args"]["task_id"] for m in mutations
+                                   if m["id"] in set(fresh) and isinstance(m["args"], dict)
+                                   and isinstance(m["args"].get("task_id"), int)
+                                   and 0 < m["args"]["task_id"] < 2**62])
+        with db.caller_owns_transaction(session):
+            for mutation in mutations:
+                if mutation["id"] in stored:
+                    continue
+                record = _apply_one(session, actor, client, mutation, qr_settings, received_at)
+                session.add(record)
+                stored[mutation["id"]] = record
+        client.last_mutation_id = fresh[-1]
+    client.last_seen_at = received_at
+    session.commit()
+    # Entities after the commit: every rejection gets its task's state, and so does the
+    # last applied mutation of each task (earlier ones would repeat it).
+    last_touch = {m["args"].get("task_id"): m["id"] for m in mutations if isinstance(m["args"], dict)}
+    answers = [_result(session, actor, stored[m["id"]], m["args"],
+                       with_entity=stored[m["id"]].status == "rejected"
+                       or last_touch.get(m["args"].get("task_id")) == m["id"])
+               for m in mutations]
+    last = client.last_mutation_id
     session.commit()
     return {"last_mutation_id": last, "results": answers}
 

@@ -95,7 +95,9 @@ def test_rejection_returns_reason_and_state_and_never_blocks(make, client):
     results = response.json["results"]
     assert [r["status"] for r in results] == ["rejected", "applied", "rejected", "rejected",
                                               "rejected", "rejected", "applied"]
-    assert results[0]["error"] == "not_claimant" and results[0]["entity"]["status"] == "open"
+    # entity: the task as the server holds it once the push committed (after mutation 7)
+    assert results[0]["error"] == "not_claimant" and results[0]["entity"]["status"] == "in_progress"
+    assert results[1]["entity"] is None                  # a later mutation of the task carries it
     assert results[2]["error"] == "out_of_scope" and results[2]["entity"] is None  # no leak
     assert results[3]["error"] == "unknown_item"
     assert results[4]["error"] == "invalid_args" and "quantity" in results[4]["details"]["errors"]

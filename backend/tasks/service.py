@@ -8,7 +8,7 @@ from sqlalchemy import and_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from backend import audit
+from backend import audit, db
 from backend.audit import Event
 from backend.auth import policy
 from backend.common.paging import Page, paginate
@@ -22,8 +22,32 @@ from backend.tasks.models import ACTIVE_STATUSES, Blob, StoreTask, TaskClaim, Ta
 
 # ---- reading ------------------------------------------------------------------------------
 
+_LOCKED = "tasks.locked_ids"
+
+
+def lock_tasks(session: Session, task_ids: list[int]) -> None:
+    """Lock (and load) several tasks up front, in id order, for a batch of writes: two
+    batches over the same tasks then queue instead of deadlocking, and later look-ups in
+    this transaction are answered without another query."""
+    ids = sorted(set(task_ids))
+    if not ids:
+        return
+    loaded = session.scalars(select(StoreTask).where(StoreTask.id.in_(ids)).order_by(StoreTask.id)
+                             .with_for_update(of=StoreTask)).all()
+    # Held with the transaction they belong to (a later transaction locks again), and held
+    # strongly: the identity map alone would let unreferenced rows be collected.
+    transaction = session.get_transaction()
+    held = session.info.get(_LOCKED)
+    if held is None or held[0] is not transaction:
+        held = session.info[_LOCKED] = (transaction, {})
+    held[1].update({task.id: task for task in loaded})
+
+
 def task_by_id(session: Session, task_id: int, *, lock: bool = False) -> StoreTask:
     """The task or 404 (row-locked for writes on PostgreSQL)."""
+    held = session.info.get(_LOCKED)
+    if lock and held and held[0] is session.get_transaction() and task_id in held[1]:
+        return held[1][task_id]  # locked earlier in this transaction
     statement = select(StoreTask).where(StoreTask.id == task_id)
     if lock:
         statement = statement.with_for_update(of=StoreTask)
@@ -143,7 +167,7 @@ def assign(*, session: Session, actor: User, task_id: int, username: str,
     if add_claimant(session, task, clerk, now, assigned_by=actor):
         _touch(session, task, actor, "assigned", before, now, after={"assignee": username},
                client_id=device)
-    session.commit()
+    db.commit(session)
     return task
 
 
@@ -155,7 +179,7 @@ def start(*, session: Session, actor: User, task_id: int,
     before = _snapshot(task)
     task.status = rules.next_status("start", task.status)
     _touch(session, task, actor, "started", before, utcnow(), client_id=device)
-    session.commit()
+    db.commit(session)
     return task
 
 
@@ -178,7 +202,7 @@ def unclaim(*, session: Session, actor: User, task_id: int, username: str | None
     task.claimant_count = len(task.claims)
     _touch(session, task, actor, "unclaimed", before, utcnow(),
            after={"released": leaving.username}, client_id=device)
-    session.commit()
+    db.commit(session)
     return task
 
 
@@ -234,8 +258,7 @@ def submit(*, session: Session, actor: User, task_id: int, checklist: dict[str, 
             checklist_done={item: entry.get("done", False) for item, entry in state.items()},
             photo_count=len(task.photos), quantity=task.quantity,
             observed_prices=task.observed_prices, featured_skus=task.campaign.featured_skus)
-        if missing:
-            session.rollback()
+        if missing:  # the caller's rollback discards the merged proof: nothing is written
             raise ValidationFailed("Proof is missing: " + ", ".join(missing) + ".",
                                    error="proof_missing", errors=missing)
         task.status = target
@@ -244,7 +267,7 @@ def submit(*, session: Session, actor: User, task_id: int, checklist: dict[str, 
     _touch(session, task, actor, "submitted", before, now,
            after={"late": task.late, "submitted_after_cancel": task.submitted_after_cancel},
            client_id=device)
-    session.commit()
+    db.commit(session)
     return task
 
 
@@ -265,7 +288,7 @@ def review(*, session: Session, actor: User, task_id: int, decision: str,
     task.reviewed_at = now
     _touch(session, task, actor, "approved" if decision == "approve" else "rejected", before, now,
            after={"comment": comment}, client_id=device)
-    session.commit()
+    db.commit(session)
     return task
 
 
@@ -277,5 +300,5 @@ def cancel(*, session: Session, actor: User, task_id: int, reason: str = "",
     task.status = rules.next_status("cancel", task.status)
     _touch(session, task, actor, "cancelled", before, utcnow(), after={"reason": reason},
            client_id=device)
-    session.commit()
+    db.commit(session)
     return task
