@@ -40,6 +40,7 @@ test-sqlite: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench.publish
 	$(BIN)/python -m bench.claims
+	$(BIN)/python -m bench.sync
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

@@ -14,11 +14,7 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import datetime as dt
-import os
-import socket
 import statistics
-import subprocess
-import sys
 import threading
 import time
 
@@ -31,18 +27,11 @@ from backend.campaigns import service as campaigns
 from backend.db import build_engine, utcnow
 from backend.org.models import Region, Store, User
 from backend.tasks.models import StoreTask, TaskClaim
-from bench.common import database_factory, emit
+from bench.common import SECRET, database_factory, emit, gunicorn
 from qr.service import QrSettings, token_for
 from tests.factories import _PASSWORD_HASH
 
-SECRET = "bench-secret-key-0123456789abcdef0123"
 STORES, CLERKS_PER_STORE, TEMPLATES = 10, 10, 5
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _setup(url: str):
@@ -146,35 +135,20 @@ def main() -> None:
     with database_factory("postgresql") as fresh:
         url = fresh("bench_claims")
         engine, session, attempts = _setup(url)
-        port = _free_port()
-        env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": SECRET, "ZHIDA_ENV": "production",
-               "DB_POOL_SIZE": str(args.threads)}
-        server = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-w", str(args.workers), "-k", "gthread",
-             "--threads", str(args.threads), "-b", f"127.0.0.1:{port}", "--backlog", "2048",
-             "--log-level", "warning", "wsgi:app"], env=env)
-        base = f"http://127.0.0.1:{port}"
         try:
-            for _ in range(100):
-                try:
-                    if requests.get(f"{base}/readyz", timeout=1).status_code == 200:
-                        break
-                except requests.RequestException:
-                    time.sleep(0.2)
-            for round_ in range(args.rounds):
-                _reset_claims(session)
-                _summarise("burst-500", burst(base, attempts), round=round_,
-                           workers=args.workers, threads=args.threads)
-                for clients in (50, 8):
+            with gunicorn(url, workers=args.workers, threads=args.threads) as base:
+                for round_ in range(args.rounds):
                     _reset_claims(session)
-                    _summarise(f"steady-{clients}-clients", steady(base, attempts, clients),
-                               round=round_, workers=args.workers, threads=args.threads)
+                    _summarise("burst-500", burst(base, attempts), round=round_,
+                               workers=args.workers, threads=args.threads)
+                    for clients in (50, 8):
+                        _reset_claims(session)
+                        _summarise(f"steady-{clients}-clients", steady(base, attempts, clients),
+                                   round=round_, workers=args.workers, threads=args.threads)
             claimed = session.scalar(select(StoreTask.claimant_count).order_by(
                 StoreTask.claimant_count.desc()).limit(1))
             assert claimed == 1, "a task exceeded max_claimants"
         finally:
-            server.terminate()
-            server.wait(timeout=20)
             session.close()
             engine.dispose()
 

@@ -7,8 +7,12 @@ import json
 import os
 import platform
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
+
+import requests
 
 from backend import migrate
 from backend.db import build_engine
@@ -53,3 +57,31 @@ def emit(**fields) -> None:
     """One JSON line per result, with the machine it ran on."""
     fields.setdefault("machine", f"{platform.machine()} {os.cpu_count()} cpu")
     print(json.dumps(fields, ensure_ascii=False), flush=True)
+
+
+SECRET = "bench-secret-key-0123456789abcdef0123"
+
+
+@contextlib.contextmanager
+def gunicorn(url: str, *, workers: int, threads: int):
+    """Serve wsgi:app with gunicorn gthread workers on a free loopback port; yield its base URL."""
+    port = pg_server.free_port()
+    env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": SECRET, "ZHIDA_ENV": "production",
+           "DB_POOL_SIZE": str(threads)}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-w", str(workers), "-k", "gthread",
+         "--threads", str(threads), "-b", f"127.0.0.1:{port}", "--backlog", "2048",
+         "--log-level", "warning", "wsgi:app"], env=env)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(150):
+            try:
+                if requests.get(f"{base}/readyz", timeout=2).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            time.sleep(0.2)
+        yield base
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

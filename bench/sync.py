@@ -14,10 +14,7 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import datetime as dt
-import os
 import statistics
-import subprocess
-import sys
 import time
 
 import requests
@@ -30,8 +27,7 @@ from backend.campaigns import service as campaigns
 from backend.db import build_engine, utcnow
 from backend.org.models import Region, Store, User
 from backend.tasks.models import StoreTask, TaskClaim
-from bench.claims import SECRET, _free_port
-from bench.common import database_factory, emit
+from bench.common import SECRET, database_factory, emit, gunicorn
 from tests.factories import _PASSWORD_HASH
 
 CLERKS_PER_STORE, TEMPLATES = 10, 10
@@ -119,6 +115,36 @@ def run_device(base: str, phone, mutations: int, batch: int) -> list[float]:
     return latencies
 
 
+def _bootstrap(base: str, headers: dict, tasks: int, rounds: int) -> None:
+    http = requests.Session()
+    times = []
+    for _ in range(rounds + 1):  # the first one warms up
+        began = time.perf_counter()
+        response = http.post(f"{base}/api/v1/sync/pull", headers=headers, json={
+            "client_id": "bench-big-clerk", "cursor": None, "schema_version": 1, "limit": 1000})
+        times.append(time.perf_counter() - began)
+        assert response.status_code == 200 and len(response.json()["changes"]) == tasks
+    emit(bench="sync_bootstrap_pull", backend="postgresql", tasks=tasks,
+         runs_ms=[round(t * 1000, 1) for t in times[1:]],
+         median_ms=round(statistics.median(times[1:]) * 1000, 1))
+
+
+def _pushes(base: str, phones, args) -> None:
+    began = time.perf_counter()
+    with concurrent.futures.ThreadPoolExecutor(args.clients) as pool:
+        per_device = list(pool.map(lambda phone: run_device(base, phone, args.mutations,
+                                                            args.batch), phones))
+    elapsed = time.perf_counter() - began
+    latencies = sorted(t for device in per_device for t in device)
+    total = len(phones) * args.mutations
+    emit(bench="sync_push", backend="postgresql", devices=len(phones),
+         mutations_per_device=args.mutations, batch=args.batch, clients=args.clients,
+         workers=args.workers, threads=args.threads, mutations=total, seconds=round(elapsed, 1),
+         mutations_per_s=round(total / elapsed),
+         push_p50_ms=round(statistics.median(latencies) * 1000, 1),
+         push_p99_ms=round(latencies[int(len(latencies) * 0.99)] * 1000, 1))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--devices", type=int, default=1000)
@@ -133,53 +159,15 @@ def main() -> None:
     with database_factory("postgresql") as fresh:
         url = fresh("bench_sync")
         engine, session, phones, big_headers = _setup(url, args.devices, args.bootstrap_tasks)
-        port = _free_port()
-        env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": SECRET, "ZHIDA_ENV": "production",
-               "DB_POOL_SIZE": str(args.threads)}
-        server = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-w", str(args.workers), "-k", "gthread",
-             "--threads", str(args.threads), "-b", f"127.0.0.1:{port}", "--backlog", "2048",
-             "--log-level", "warning", "wsgi:app"], env=env)
-        base = f"http://127.0.0.1:{port}"
         try:
-            for _ in range(100):
-                try:
-                    if requests.get(f"{base}/readyz", timeout=2).status_code == 200:
-                        break
-                except requests.RequestException:
-                    time.sleep(0.2)
-            http = requests.Session()
-            boot = []
-            for _ in range(args.rounds + 1):
-                began = time.perf_counter()
-                response = http.post(f"{base}/api/v1/sync/pull", headers=big_headers, json={
-                    "client_id": "bench-big-clerk", "cursor": None, "schema_version": 1, "limit": 1000})
-                boot.append(time.perf_counter() - began)
-                assert response.status_code == 200 and len(response.json()["changes"]) == args.bootstrap_tasks
-            emit(bench="sync_bootstrap_pull", backend="postgresql", tasks=args.bootstrap_tasks,
-                 runs_ms=[round(t * 1000, 1) for t in boot[1:]],
-                 median_ms=round(statistics.median(boot[1:]) * 1000, 1))
-            began = time.perf_counter()
-            with concurrent.futures.ThreadPoolExecutor(args.clients) as pool:
-                per_device = list(pool.map(lambda phone: run_device(base, phone, args.mutations,
-                                                                    args.batch), phones))
-            elapsed = time.perf_counter() - began
-            latencies = sorted(t for device in per_device for t in device)
-            total = len(phones) * args.mutations
-            emit(bench="sync_push", backend="postgresql", devices=len(phones),
-                 mutations_per_device=args.mutations, batch=args.batch, clients=args.clients,
-                 workers=args.workers, threads=args.threads, mutations=total,
-                 seconds=round(elapsed, 1), mutations_per_s=round(total / elapsed),
-                 push_p50_ms=round(statistics.median(latencies) * 1000, 1),
-                 push_p99_ms=round(latencies[int(len(latencies) * 0.99)] * 1000, 1))
+            with gunicorn(url, workers=args.workers, threads=args.threads) as base:
+                _bootstrap(base, big_headers, args.bootstrap_tasks, args.rounds)
+                _pushes(base, phones, args)
             recorded = sum(sum(sales.values()) for sales in session.scalars(select(StoreTask.sales)))
             assert recorded == sum(1 for n in range(1, args.mutations + 1) if n % 3 == 0) * len(phones)
         finally:
-            server.terminate()
-            server.wait(timeout=30)
             session.close()
             engine.dispose()
-
 
 if __name__ == "__main__":
     main()

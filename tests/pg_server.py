@@ -27,7 +27,7 @@ def find_pg_bin() -> str | None:
     return os.path.dirname(found) if found else None
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -76,7 +76,7 @@ def start_server(*, durable: bool = False) -> PgServer:
         as_user = ["runuser", "-u", "postgres", "--"]
     subprocess.run([*as_user, os.path.join(pg_bin, "initdb"), "-D", data_dir, "-U", "postgres",
                     "-A", "trust", "-E", "UTF8", "--no-locale"], check=True, capture_output=True)
-    port = _free_port()
+    port = free_port()
     options = f"-h 127.0.0.1 -p {port} -k {base} -c max_connections=200"
     if not durable:
         options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"

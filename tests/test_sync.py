@@ -10,7 +10,6 @@ from sqlalchemy import text
 from backend.changefeed import Change
 from backend.tasks.models import StoreTask
 from seed.demo import tiny_png
-from sync.client import PushRefused
 from sync.models import SyncMutation
 from tests.sync_helpers import local_view, phone, server_view
 

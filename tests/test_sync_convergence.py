@@ -17,9 +17,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 from sqlalchemy import select
 
-from backend import db
 from backend.tasks.models import StoreTask
-from sync.client import PushRefused
 from sync.models import SyncMutation
 from tests.conftest import _empty_all_tables
 from tests.factories import Factory

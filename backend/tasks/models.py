@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import (JSON, BigInteger, ForeignKey, Index, LargeBinary, String,
+from sqlalchemy import (JSON, ForeignKey, Index, LargeBinary, String,
                         UniqueConstraint)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
