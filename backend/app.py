@@ -92,6 +92,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     changefeed.install()
 
     api = Api(app)
+    from backend.analytics.routes import blp as analytics_blp
     from backend.auth.routes import blp as auth_blp
     from backend.campaigns.routes import blp as campaigns_blp
     from backend.catalog.routes import blp as catalog_blp
@@ -101,7 +102,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     from qr.routes import blp as qr_blp
     from sync.routes import blp as sync_blp
 
-    for blueprint in (auth_blp, org_blp, catalog_blp, campaigns_blp, tasks_blp, qr_blp, sync_blp):
+    for blueprint in (auth_blp, org_blp, catalog_blp, campaigns_blp, tasks_blp, analytics_blp, qr_blp,
+                      sync_blp):
         api.register_blueprint(blueprint)
 
     register_error_handlers(app)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import (JSON, ForeignKey, Index, LargeBinary, String,
+from sqlalchemy import (JSON, ForeignKey, Index, LargeBinary, String, false,
                         UniqueConstraint)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -46,6 +46,9 @@ class StoreTask(Base):
     late: Mapped[bool] = mapped_column(default=False)
     submitted_after_cancel: Mapped[bool] = mapped_column(default=False)
     instructions_changed: Mapped[bool] = mapped_column(default=False)
+    # Set at submit: an observed price differs from the planned promo price, or required
+    # proof is missing (a submission to a cancelled task). Stored so analytics aggregate in SQL.
+    deviates: Mapped[bool] = mapped_column(default=False, server_default=false())
     version: Mapped[int] = mapped_column(default=1)
     # Part of the task's QR token; rotating the QR draws a new one and revokes printed codes.
     qr_nonce: Mapped[int] = mapped_column(default=0, server_default="0")

@@ -61,3 +61,9 @@ def missing_proof(*, proof: dict, checklist_ids: list[str], checklist_done: dict
             missing["observed_prices"] = ["At least one observed price is required."]
     return missing
 
+
+
+def price_deviates(observed: dict[str, float], planned: dict[str, float]) -> bool:
+    """True when an observed price of a planned SKU differs from its promo price by a cent or more."""
+    return any(sku in observed and abs(float(observed[sku]) - float(price)) >= 0.005
+               for sku, price in planned.items())

@@ -250,18 +250,20 @@ def submit(*, session: Session, actor: User, task_id: int, checklist: dict[str, 
         task.observed_prices = {**task.observed_prices, **observed_prices}
     if note:
         task.notes = [*task.notes, {"text": note, "by": actor.username, "at": now.isoformat()}]
-    if cancelled:
+    missing = rules.missing_proof(
+        proof=task.template.proof, checklist_ids=task.template.checklist_ids,
+        checklist_done={item: entry.get("done", False) for item, entry in state.items()},
+        photo_count=len(task.photos), quantity=task.quantity,
+        observed_prices=task.observed_prices, featured_skus=task.campaign.featured_skus)
+    if cancelled:  # kept whatever it holds: the clerk's work is not thrown away
         task.submitted_after_cancel = True
+    elif missing:  # the caller's rollback discards the merged proof: nothing is written
+        raise ValidationFailed("Proof is missing: " + ", ".join(missing) + ".",
+                               error="proof_missing", errors=missing)
     else:
-        missing = rules.missing_proof(
-            proof=task.template.proof, checklist_ids=task.template.checklist_ids,
-            checklist_done={item: entry.get("done", False) for item, entry in state.items()},
-            photo_count=len(task.photos), quantity=task.quantity,
-            observed_prices=task.observed_prices, featured_skus=task.campaign.featured_skus)
-        if missing:  # the caller's rollback discards the merged proof: nothing is written
-            raise ValidationFailed("Proof is missing: " + ", ".join(missing) + ".",
-                                   error="proof_missing", errors=missing)
         task.status = target
+    task.deviates = bool(missing) or rules.price_deviates(task.observed_prices,
+                                                          task.campaign.promo_prices)
     task.submitted_at = now
     task.late = task.due_at is not None and now > task.due_at
     _touch(session, task, actor, "submitted", before, now,

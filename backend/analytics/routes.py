@@ -1,0 +1,51 @@
+"""Endpoints of execution analytics (HQ and supervisors)."""
+
+from flask import current_app
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from backend import db
+from backend.analytics import service
+from backend.analytics.schemas import (ExecutionQuerySchema, ExecutionRowSchema, ExecutionSchema,
+                                       LeaderboardQuerySchema, OverdueQuerySchema)
+from backend.auth.policy import HQ, SUPERVISOR, allow, current_user
+from backend.tasks.schemas import StoreTaskSchema
+
+blp = Blueprint("analytics", __name__, url_prefix="/api/v1/analytics",
+                description="Execution analytics")
+
+
+@blp.route("/execution")
+class ExecutionViews(MethodView):
+    @allow(HQ, SUPERVISOR)
+    @blp.arguments(ExecutionQuerySchema, location="query")
+    @blp.response(200, ExecutionSchema)
+    def get(self, query):
+        """Execution rates per region, store, clerk or day (JSON or CSV)"""
+        output = query.pop("format")
+        rows = service.execution_rates(session=db.session(), actor=current_user(), **query)
+        if output == "csv":
+            return current_app.response_class(
+                service.as_csv(rows), mimetype="text/csv",
+                headers={"Content-Disposition": f'attachment; filename="execution-{query["group_by"]}.csv"'})
+        return {"group_by": query["group_by"], "rows": rows}
+
+
+@blp.route("/leaderboard")
+class LeaderboardViews(MethodView):
+    @allow(HQ, SUPERVISOR)
+    @blp.arguments(LeaderboardQuerySchema, location="query")
+    @blp.response(200, ExecutionRowSchema(many=True))
+    def get(self, query):
+        """Stores or clerks ranked by completion and on-time rate"""
+        return service.leaderboard(session=db.session(), actor=current_user(), **query)
+
+
+@blp.route("/overdue")
+class OverdueViews(MethodView):
+    @allow(HQ, SUPERVISOR)
+    @blp.arguments(OverdueQuerySchema, location="query")
+    @blp.response(200, StoreTaskSchema(many=True))
+    def get(self, query):
+        """Tasks past due and not submitted, oldest first"""
+        return service.overdue_tasks(session=db.session(), actor=current_user(), **query)

@@ -1,0 +1,136 @@
+"""Execution rates per region, store, clerk or day, computed with SQL aggregates."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import statistics
+
+from sqlalchemy import Integer, and_, case, cast, func, select
+from sqlalchemy.orm import Session
+
+from backend.auth import policy
+from backend.db import utcnow
+from backend.org.models import Region, Store, User
+from backend.tasks.models import ACTIVE_STATUSES, StoreTask, TaskClaim
+
+GROUPS = ("region", "store", "clerk", "day")
+COLUMNS = ("group", "tasks", "claimed", "submitted", "approved", "overdue", "completion_rate",
+           "on_time_rate", "median_claim_minutes", "deviation_rate")
+
+
+def _group_key(group_by: str):
+    if group_by == "region":
+        return Region.code
+    if group_by == "store":
+        return Store.code
+    if group_by == "clerk":
+        return User.username
+    return func.date(StoreTask.due_at)  # the day tasks were due
+
+
+def _claim_seconds(dialect: str):
+    if dialect == "postgresql":
+        return func.extract("epoch", StoreTask.first_claimed_at - StoreTask.created_at)
+    return (func.julianday(StoreTask.first_claimed_at) - func.julianday(StoreTask.created_at)) * 86400
+
+
+def _base(actor: User, group_by: str, campaign: int | None, region: str | None,
+          store: str | None, due_from: dt.datetime | None, due_to: dt.datetime | None):
+    """FROM/WHERE shared by every aggregate: non-cancelled tasks in the actor's scope."""
+    statement = (select().select_from(StoreTask)
+                 .join(Store, StoreTask.store_id == Store.id)
+                 .join(Region, Store.region_id == Region.id)
+                 .where(StoreTask.status != "cancelled", policy.store_scope(actor, StoreTask.store_id)))
+    if group_by == "clerk":  # a task held by two clerks counts for each
+        statement = (statement.join(TaskClaim, TaskClaim.task_id == StoreTask.id)
+                     .join(User, TaskClaim.user_id == User.id))
+    if campaign is not None:
+        statement = statement.where(StoreTask.campaign_id == campaign)
+    if region:
+        statement = statement.where(Region.code == region)
+    if store:
+        statement = statement.where(Store.code == store)
+    if due_from:
+        statement = statement.where(StoreTask.due_at >= due_from)
+    if due_to:
+        statement = statement.where(StoreTask.due_at < due_to)
+    return statement
+
+
+def _ratio(numerator: int, denominator: int) -> float | None:
+    return round(numerator / denominator, 4) if denominator else None
+
+
+def execution_rates(*, session: Session, actor: User, group_by: str = "region",
+                    campaign: int | None = None, region: str | None = None, store: str | None = None,
+                    due_from: dt.datetime | None = None, due_to: dt.datetime | None = None) -> list[dict]:
+    """One row per group: counts and the rates of SPEC §8 (attach rate arrives with sales lines)."""
+    now = utcnow()
+    key = _group_key(group_by).label("group")
+    submitted = StoreTask.submitted_at.is_not(None)
+    one = lambda condition: func.sum(cast(case((condition, 1), else_=0), Integer))  # noqa: E731
+    base = _base(actor, group_by, campaign, region, store, due_from, due_to)
+    rows = session.execute(base.add_columns(
+        key, func.count().label("tasks"),
+        func.count(StoreTask.first_claimed_at).label("claimed"),
+        func.count(StoreTask.submitted_at).label("submitted"),
+        one(StoreTask.status == "approved").label("approved"),
+        one(and_(StoreTask.status.in_(ACTIVE_STATUSES), StoreTask.due_at < now)).label("overdue"),
+        one(and_(submitted, StoreTask.late.is_(False))).label("on_time"),
+        one(and_(submitted, StoreTask.deviates.is_(True))).label("deviated"),
+    ).group_by(key).order_by(key)).all()
+    medians = _median_claim_minutes(session, base, key)
+    return [{
+        "group": str(row.group) if row.group is not None else None,
+        "tasks": row.tasks, "claimed": row.claimed, "submitted": row.submitted,
+        "approved": row.approved or 0, "overdue": row.overdue or 0,
+        "completion_rate": _ratio(row.approved or 0, row.tasks),
+        "on_time_rate": _ratio(row.on_time or 0, row.submitted),
+        "median_claim_minutes": medians.get(row.group),
+        "deviation_rate": _ratio(row.deviated or 0, row.submitted),
+    } for row in rows]
+
+
+def _median_claim_minutes(session: Session, base, key) -> dict:
+    seconds = _claim_seconds(session.bind.dialect.name)
+    claimed = base.where(StoreTask.first_claimed_at.is_not(None))
+    if session.bind.dialect.name == "postgresql":
+        rows = session.execute(claimed.add_columns(
+            key, func.percentile_cont(0.5).within_group(seconds).label("median")).group_by(key))
+        return {row.group: round(float(row.median) / 60, 1) for row in rows}
+    # SQLite has no percentile aggregate: the durations come back grouped, the median is taken here.
+    grouped: dict = {}
+    for group, value in session.execute(claimed.add_columns(key, seconds.label("seconds"))):
+        grouped.setdefault(group, []).append(float(value))
+    return {group: round(statistics.median(values) / 60, 1) for group, values in grouped.items()}
+
+
+def leaderboard(*, session: Session, actor: User, level: str = "store",
+                campaign: int | None = None) -> list[dict]:
+    """Stores or clerks by completion rate, then on-time rate (the best first)."""
+    rows = execution_rates(session=session, actor=actor, group_by=level, campaign=campaign)
+    return sorted(rows, key=lambda row: (-(row["completion_rate"] or 0), -(row["on_time_rate"] or 0),
+                                         row["group"] or ""))
+
+
+def overdue_tasks(*, session: Session, actor: User, campaign: int | None = None,
+                  limit: int = 200) -> list[StoreTask]:
+    """Tasks past due and not yet submitted, the longest overdue first (for follow-up)."""
+    statement = (select(StoreTask).where(StoreTask.status.in_(ACTIVE_STATUSES),
+                                         StoreTask.due_at < utcnow(),
+                                         policy.store_scope(actor, StoreTask.store_id))
+                 .order_by(StoreTask.due_at, StoreTask.id).limit(limit))
+    if campaign is not None:
+        statement = statement.where(StoreTask.campaign_id == campaign)
+    return list(session.scalars(statement))
+
+
+def as_csv(rows: list[dict]) -> str:
+    """The rows as CSV with a header line."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
