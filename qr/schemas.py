@@ -3,14 +3,14 @@
 import marshmallow as ma
 from marshmallow import validate
 
-from backend.common.schemas import StrictSchema, Text, code_field
+from backend.common.schemas import Instant, StrictSchema, Text, code_field
 from backend.tasks.schemas import StoreTaskSchema
 
 
 class ClaimRequestSchema(StrictSchema):
     qr_token = Text(required=True, validate=validate.Length(min=1, max=200))
     client_id = Text(validate=validate.Length(min=1, max=64))
-    scanned_at = ma.fields.AwareDateTime(metadata={
+    scanned_at = Instant(metadata={
         "description": "When the phone scanned (recorded; never decides who wins)"})
 
 

@@ -109,22 +109,22 @@ def claim_by_qr(*, session: Session, actor: User, qr_token: str, settings: QrSet
                           .with_for_update(of=StoreTask))
     if task is None or task.store_id != claims.store_id:
         raise tokens.InvalidQr("This code names no task.")
-    if task.qr_nonce != claims.nonce:
-        raise Gone("This code was replaced by a newer one; scan the current sheet.",
-                   error="qr_revoked")
     if actor.role != policy.CLERK or actor.store_id != task.store_id:
         raise Forbidden(f"This task belongs to store {task.store.code}.", error="wrong_store",
                         store=task.store.code)
+    if task.qr_nonce != claims.nonce:
+        raise Gone("This code was replaced by a newer one; scan the current sheet.",
+                   error="qr_revoked")
+    mine = next((claim for claim in task.claims if claim.user_id == actor.id), None)
+    if mine is not None:  # a re-scan by a holder is the same claim, whatever happened since
+        db.commit(session)
+        return ClaimResult(task=task, created=False, username=actor.username,
+                           claimed_at=mine.claimed_at)
     campaign: Campaign = task.campaign
     if task.status in NOT_CLAIMABLE_TASK or campaign.status in NOT_CLAIMABLE_CAMPAIGN:
         raise Conflict(f"The task is {task.status} (campaign {campaign.status}); it cannot be claimed.",
                        error="task_not_claimable", status=task.status,
                        campaign_status=campaign.status)
-    mine = next((claim for claim in task.claims if claim.user_id == actor.id), None)
-    if mine is not None:
-        db.commit(session)
-        return ClaimResult(task=task, created=False, username=actor.username,
-                           claimed_at=mine.claimed_at)
     before = {"status": task.status, "claimants": sorted(c.user.username for c in task.claims),
               "version": task.version}
     tasks.add_claimant(session, task, actor, now, client_id=client_id, scanned_at=scanned_at)

@@ -50,8 +50,8 @@ def decode(text: str) -> Cursor:
     try:
         payload = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
         seq, scope, after = payload["s"], payload["k"], payload.get("a")
-        if not (isinstance(seq, int) and seq >= 0 and isinstance(scope, str)
-                and (after is None or isinstance(after, int))):
+        if not (isinstance(seq, int) and 0 <= seq < 2**62 and isinstance(scope, str)
+                and (after is None or (isinstance(after, int) and 0 <= after < 2**62))):
             raise ValueError
     except (binascii.Error, ValueError, KeyError, TypeError):
         raise InvalidCursor("The cursor is damaged; pull with cursor null to start over.")

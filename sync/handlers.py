@@ -136,6 +136,9 @@ def attach_photo(ctx: MutationContext) -> None:
     """The blob must have been uploaded first (PUT /blobs/{sha256})."""
     task = _claimed_task(ctx)
     sha = ctx.args["sha256"]
+    if task.status not in ("claimed", "in_progress"):
+        raise Conflict(f"The proof of a {task.status} task is closed.", error="task_locked",
+                       status=task.status)
     if ctx.session.get(Blob, sha) is None:
         raise ValidationFailed("Upload the photo with PUT /api/v1/blobs/{sha256} first.",
                                error="unknown_photo", errors={"sha256": ["Not uploaded."]})
@@ -157,11 +160,8 @@ HANDLERS = {
 }
 
 
-def entity_of(session: Session, actor: User, name: str, args: dict) -> StoreTask | None:
+def entity_of(session: Session, actor: User, task_id: int) -> StoreTask | None:
     """The task a mutation is about, if the actor may see it (never leak another store's)."""
-    task_id = args.get("task_id")
-    if task_id is None:
-        return None
     task = session.scalar(select(StoreTask).where(StoreTask.id == task_id))
     if task is None or not policy.can_see_store(actor, task.store):
         return None

@@ -4,7 +4,8 @@ import marshmallow as ma
 from marshmallow import validate
 
 from backend.catalog.schemas import SKU
-from backend.common.schemas import StrictSchema, Text
+from backend.common.schemas import Instant, StrictSchema, Text
+from backend.errors import PayloadTooLarge
 
 MAX_MUTATIONS = 500
 ID = dict(required=True, validate=validate.Range(min=1, max=2**62))
@@ -16,14 +17,21 @@ class MutationSchema(StrictSchema):
     id = ma.fields.Integer(**ID)
     name = Text(required=True, validate=validate.Length(min=1, max=40))
     args = ma.fields.Dict(keys=ma.fields.String(), required=True)
-    client_time = ma.fields.AwareDateTime(allow_none=True)
+    client_time = Instant(allow_none=True)
 
 
 class PushSchema(StrictSchema):
     client_id = CLIENT_ID
     schema_version = ma.fields.Integer(required=True, validate=validate.Equal(1))
-    # The 500 cap is checked in the service so that it answers 413, as SPEC §5 says.
     mutations = ma.fields.List(ma.fields.Nested(MutationSchema), required=True)
+
+    @ma.pre_load
+    def _at_most_500(self, data, **_kwargs):
+        """Over 500 mutations is 413 (SPEC §5), before any field is even looked at."""
+        if isinstance(data, dict) and isinstance(data.get("mutations"), list) \
+                and len(data["mutations"]) > MAX_MUTATIONS:
+            raise PayloadTooLarge(f"At most {MAX_MUTATIONS} mutations per push; nothing was applied.")
+        return data
 
 
 class PullSchema(StrictSchema):
@@ -70,7 +78,7 @@ class TaskArgs(StrictSchema):
 
 class ClaimArgs(TaskArgs):
     qr_token = Text(required=True, validate=validate.Length(min=1, max=200))
-    scanned_at = ma.fields.AwareDateTime(allow_none=True)
+    scanned_at = Instant(allow_none=True)
 
 
 class ChecklistArgs(TaskArgs):

@@ -6,14 +6,15 @@ import datetime as dt
 
 import marshmallow as ma
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from backend import db
 from backend.auth import policy
 from backend.changefeed import Change, high_water
 from backend.db import utcnow
-from backend.errors import DomainError, Forbidden, PayloadTooLarge
+from backend.errors import DomainError, Forbidden
 from backend.org.models import User
 from backend.tasks import service as tasks
 from backend.tasks.models import StoreTask
@@ -22,7 +23,7 @@ from qr.service import QrSettings
 from sync import cursor as cursors
 from sync import handlers, rules
 from sync.models import SyncClient, SyncMutation
-from sync.schemas import ARG_SCHEMAS, MAX_MUTATIONS
+from sync.schemas import ARG_SCHEMAS
 
 TASK_SCHEMA = StoreTaskSchema()
 
@@ -30,20 +31,35 @@ TASK_SCHEMA = StoreTaskSchema()
 # ---- clients --------------------------------------------------------------------------------
 
 def _bind_client(session: Session, actor: User, client_id: str) -> SyncClient:
-    """The client row, created on first use; a client id belongs to its first user."""
-    client = session.get(SyncClient, client_id)
-    if client is None:
-        try:
-            client = SyncClient(client_id=client_id, user_id=actor.id, last_mutation_id=0)
-            session.add(client)
-            session.commit()
-        except IntegrityError:  # another request registered it a moment ago
-            session.rollback()
-            client = session.get(SyncClient, client_id)
+    """The client row, locked; created on first push, in the push's own transaction (a refused
+    push leaves nothing behind). A client id belongs to its first user."""
+    table = SyncClient.__table__
+    dialect_insert = postgresql_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    session.execute(dialect_insert(table).values(
+        client_id=client_id, user_id=actor.id, last_mutation_id=0, created_at=utcnow(),
+        last_seen_at=utcnow()).on_conflict_do_nothing(index_elements=["client_id"]))
+    client = _locked_client(session, client_id)
     if client.user_id != actor.id:
-        session.rollback()
         raise Forbidden("This client id belongs to another user.", error="client_id_taken")
     return client
+
+
+def _client_for_pull(session: Session, actor: User, client_id: str) -> int:
+    """Pull writes nothing: the last applied mutation id (0 for a client that never pushed)."""
+    client = session.get(SyncClient, client_id)
+    if client is None:
+        return 0
+    if client.user_id != actor.id:
+        raise Forbidden("This client id belongs to another user.", error="client_id_taken")
+    return client.last_mutation_id
+
+
+def task_id_of(args) -> int | None:
+    """The task a mutation names, if it names one that can exist (any client input is possible)."""
+    task_id = args.get("task_id") if isinstance(args, dict) else None
+    if isinstance(task_id, int) and not isinstance(task_id, bool) and 0 < task_id < 2**62:
+        return task_id
+    return None
 
 
 def _locked_client(session: Session, client_id: str) -> SyncClient:
@@ -53,14 +69,14 @@ def _locked_client(session: Session, client_id: str) -> SyncClient:
 
 # ---- push -----------------------------------------------------------------------------------
 
-def _result(session: Session, actor: User, record: SyncMutation, args: dict,
+def _result(session: Session, actor: User, record: SyncMutation, task_id: int | None,
             with_entity: bool) -> dict:
     result = {"id": record.mutation_id, "status": record.status}
     if record.status == "rejected":
         result["error"], result["message"] = record.error, record.message
     if record.details:
         result["details"] = record.details
-    task = handlers.entity_of(session, actor, record.name, args) if with_entity else None
+    task = handlers.entity_of(session, actor, task_id) if with_entity and task_id else None
     result["entity"] = TASK_SCHEMA.dump(task) if task is not None else None
     return result
 
@@ -118,10 +134,7 @@ def push(*, session: Session, actor: User, client_id: str, schema_version: int,
     later failure rolled back. If the commit itself fails, nothing is applied and nothing is
     stored, and the phone's retry starts over.
     """
-    if len(mutations) > MAX_MUTATIONS:
-        raise PayloadTooLarge(f"At most {MAX_MUTATIONS} mutations per push; nothing was applied.")
-    _bind_client(session, actor, client_id)
-    client = _locked_client(session, client_id)  # one push per client at a time
+    client = _bind_client(session, actor, client_id)  # locked: one push per client at a time
     ids = [mutation["id"] for mutation in mutations]
     replay, fresh = rules.split_mutation_ids(ids, client.last_mutation_id)
     stored = {record.mutation_id: record for record in session.scalars(
@@ -129,10 +142,8 @@ def push(*, session: Session, actor: User, client_id: str, schema_version: int,
                                    SyncMutation.mutation_id.in_(replay)))} if replay else {}
     received_at = utcnow()
     if fresh:
-        tasks.lock_tasks(session, [m["args"]["task_id"] for m in mutations
-                                   if m["id"] in set(fresh) and isinstance(m["args"], dict)
-                                   and isinstance(m["args"].get("task_id"), int)
-                                   and 0 < m["args"]["task_id"] < 2**62])
+        tasks.lock_tasks(session, [task_id for m in mutations if m["id"] in set(fresh)
+                                   and (task_id := task_id_of(m["args"])) is not None])
         with db.caller_owns_transaction(session):
             for mutation in mutations:
                 if mutation["id"] in stored:
@@ -145,10 +156,10 @@ def push(*, session: Session, actor: User, client_id: str, schema_version: int,
     session.commit()
     # Entities after the commit: every rejection gets its task's state, and so does the
     # last applied mutation of each task (earlier ones would repeat it).
-    last_touch = {m["args"].get("task_id"): m["id"] for m in mutations if isinstance(m["args"], dict)}
-    answers = [_result(session, actor, stored[m["id"]], m["args"],
+    last_touch = {task_id_of(m["args"]): m["id"] for m in mutations}
+    answers = [_result(session, actor, stored[m["id"]], task_id_of(m["args"]),
                        with_entity=stored[m["id"]].status == "rejected"
-                       or last_touch.get(m["args"].get("task_id")) == m["id"])
+                       or last_touch.get(task_id_of(m["args"])) == m["id"])
                for m in mutations]
     last = client.last_mutation_id
     session.commit()
@@ -191,8 +202,7 @@ def _snapshot_page(session: Session, actor: User, start_seq: int, after_id: int,
 def pull(*, session: Session, actor: User, client_id: str, cursor: str | None,
          schema_version: int, limit: int) -> dict:
     """A page of the actor's scope: a snapshot (cursor null, reset) or the changes since cursor."""
-    client = _bind_client(session, actor, client_id)
-    last_mutation_id = client.last_mutation_id
+    last_mutation_id = _client_for_pull(session, actor, client_id)
     scope = cursors.scope_of(actor)
     committed, purged_through = high_water(session)
     position = cursors.decode(cursor) if cursor else None

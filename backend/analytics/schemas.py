@@ -4,7 +4,7 @@ import marshmallow as ma
 from marshmallow import validate
 
 from backend.analytics.service import GROUPS
-from backend.common.schemas import StrictSchema, Text, code_field
+from backend.common.schemas import Instant, StrictSchema, Text, code_field
 
 CAMPAIGN = ma.fields.Integer(validate=validate.Range(min=1, max=2**62))
 
@@ -13,8 +13,8 @@ class ExecutionQuerySchema(StrictSchema):
     campaign = CAMPAIGN
     region = code_field()
     store = code_field()
-    due_from = ma.fields.AwareDateTime(data_key="from")
-    due_to = ma.fields.AwareDateTime(data_key="to")
+    due_from = Instant(data_key="from")
+    due_to = Instant(data_key="to")
     group_by = Text(load_default="region", validate=validate.OneOf(GROUPS))
     format = Text(load_default="json", validate=validate.OneOf(["json", "csv"]))
 

@@ -6,7 +6,8 @@ from marshmallow import validate, validates_schema
 from backend.campaigns.models import CAMPAIGN_STATUSES, TASK_KINDS
 from backend.catalog.schemas import SKU
 from backend.db import utcnow
-from backend.common.schemas import PageQuerySchema, StrictSchema, Text, code_field, page_schema
+from backend.common.schemas import (Instant, PageQuerySchema, StrictSchema, Text, code_field,
+                                    page_schema)
 from backend.org.schemas import TAG
 
 ITEM_ID = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$",
@@ -45,7 +46,7 @@ class TemplateFieldsSchema(StrictSchema):
     kind = Text(validate=validate.OneOf(TASK_KINDS))
     checklist = ma.fields.List(ma.fields.Nested(ChecklistItemSchema), validate=validate.Length(max=50))
     proof = ma.fields.Nested(ProofSchema)
-    due_at = ma.fields.AwareDateTime(allow_none=True)
+    due_at = Instant(allow_none=True)
     due_in_hours = ma.fields.Integer(allow_none=True, validate=validate.Range(min=1, max=24 * 366))
     max_claimants = ma.fields.Integer(validate=validate.Range(min=1, max=50))
     script_hint = Text(validate=validate.Length(max=2000))
@@ -91,8 +92,8 @@ class CampaignCreateSchema(StrictSchema):
     code = code_field(required=True)
     title = Text(required=True, validate=validate.Length(min=1, max=200))
     description = Text(load_default="", validate=validate.Length(max=20000))
-    starts_at = ma.fields.AwareDateTime(required=True)
-    ends_at = ma.fields.AwareDateTime(required=True)
+    starts_at = Instant(required=True)
+    ends_at = Instant(required=True)
     featured_skus = ma.fields.List(Text(**SKU), load_default=list, validate=validate.Length(max=50))
     promo_prices = ma.fields.Dict(load_default=dict, **PROMO_PRICES)
     targeting = ma.fields.Nested(TargetingSchema, load_default=lambda: TargetingSchema().load({}))
@@ -109,8 +110,8 @@ class CampaignUpdateSchema(StrictSchema):
         "description": "The campaign version you edited; a stale one is refused with 409."})
     title = Text(validate=validate.Length(min=1, max=200))
     description = Text(validate=validate.Length(max=20000))
-    starts_at = ma.fields.AwareDateTime()
-    ends_at = ma.fields.AwareDateTime()
+    starts_at = Instant()
+    ends_at = Instant()
     featured_skus = ma.fields.List(Text(**SKU), validate=validate.Length(max=50))
     promo_prices = ma.fields.Dict(**PROMO_PRICES)
     targeting = ma.fields.Nested(TargetingSchema)

@@ -199,6 +199,9 @@ def update_template(*, session: Session, actor: User, campaign_id: int, template
 
 def _propagate_template(session: Session, actor: User, campaign: Campaign,
                         template: TaskTemplate, now: dt.datetime) -> None:
+    # Lock the template's tasks in id order first, the order sync pushes lock in: no deadlock.
+    session.execute(select(StoreTask.id).where(StoreTask.template_id == template.id)
+                    .order_by(StoreTask.id).with_for_update())
     due_at = template.due_for(campaign.published_at)
     common = dict(template_version=template.version, due_at=due_at,
                   max_claimants=template.max_claimants, updated_at=now)
@@ -212,7 +215,7 @@ def _propagate_template(session: Session, actor: User, campaign: Campaign,
     held = session.scalars(select(StoreTask).where(
         StoreTask.template_id == template.id,
         StoreTask.status.in_([status for status in ACTIVE_STATUSES if status != "open"]))
-        .with_for_update(of=StoreTask)).all()
+        .order_by(StoreTask.id).with_for_update(of=StoreTask)).all()
     for task in held:
         task.checklist_state = {item: state for item, state in task.checklist_state.items()
                                 if item in keep}
@@ -299,7 +302,7 @@ def cancel(*, session: Session, actor: User, campaign_id: int, reason: str = "")
     now = utcnow()
     live = session.execute(select(StoreTask.id, StoreTask.status).where(
         StoreTask.campaign_id == campaign.id, StoreTask.status.not_in(FINAL_STATUSES))
-        .with_for_update(of=StoreTask)).all()
+        .order_by(StoreTask.id).with_for_update(of=StoreTask)).all()
     session.execute(update(StoreTask)
                     .where(StoreTask.campaign_id == campaign.id,
                            StoreTask.status.not_in(FINAL_STATUSES))

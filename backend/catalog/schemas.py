@@ -3,7 +3,7 @@
 import marshmallow as ma
 from marshmallow import validate
 
-from backend.common.schemas import PageQuerySchema, StrictSchema, Text, page_schema
+from backend.common.schemas import PageQuerySchema, StrictSchema, Text, finite_json, page_schema
 
 SKU = dict(validate=validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$",
                                     error="Use 1-64 letters, digits, '_', '-' or '.'."))
@@ -18,7 +18,7 @@ class ProductCreateSchema(StrictSchema):
     brand = Text(load_default="", validate=validate.Length(max=100))
     price = ma.fields.Decimal(required=True, **PRICE)
     attributes = ma.fields.Dict(keys=ma.fields.String(validate=validate.Length(max=100)),
-                                load_default=dict)
+                                load_default=dict, validate=finite_json)
 
 
 class ProductUpdateSchema(StrictSchema):
@@ -26,7 +26,8 @@ class ProductUpdateSchema(StrictSchema):
     category = Text(validate=validate.Length(min=1, max=100))
     brand = Text(validate=validate.Length(max=100))
     price = ma.fields.Decimal(**PRICE)
-    attributes = ma.fields.Dict(keys=ma.fields.String(validate=validate.Length(max=100)))
+    attributes = ma.fields.Dict(keys=ma.fields.String(validate=validate.Length(max=100)),
+                                validate=finite_json)
 
 
 class ProductSchema(ma.Schema):

@@ -85,7 +85,7 @@ def _parse_import(text: str) -> tuple[list[dict], dict]:
             errors[f"line {line}"] = [f"{field}: {'; '.join(map(str, msgs))}"
                                       for field, msgs in exc.normalized_messages().items()]
             continue
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             errors[f"line {line}"] = ["attributes: not valid JSON."]
             continue
         if loaded["sku"] in seen:
@@ -98,7 +98,11 @@ def _parse_import(text: str) -> tuple[list[dict], dict]:
 
 def import_products(*, session: Session, actor: User, text: str) -> dict:
     """Create or update products from CSV; any bad line rejects the whole file."""
-    rows, errors = _parse_import(text)
+    try:
+        rows, errors = _parse_import(text)
+    except csv.Error as exc:  # e.g. a field over the csv module's limit, a stray carriage return
+        raise ValidationFailed(f"The file is not readable CSV: {exc}.", error="invalid_csv",
+                               errors={"file": [str(exc)]})
     if errors:
         raise ValidationFailed(f"{len(errors)} line(s) of the CSV are invalid; nothing was imported.",
                                error="invalid_csv", errors=errors)

@@ -1,5 +1,8 @@
 """Schema building blocks: a strict base schema, safe text fields, pagination."""
 
+import datetime as dt
+import json
+
 import marshmallow as ma
 from marshmallow import validate
 
@@ -20,6 +23,28 @@ class Text(ma.fields.String):
         if "\x00" in text:
             raise ma.ValidationError("NUL characters are not allowed.")
         return text
+
+
+class Instant(ma.fields.AwareDateTime):
+    """A moment with its timezone, between the years 2000 and 2200 (no overflow downstream)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        moment = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            in_utc = moment.astimezone(dt.timezone.utc)
+        except (OverflowError, ValueError):
+            raise ma.ValidationError("Out of range.")
+        if not 2000 <= in_utc.year <= 2200:
+            raise ma.ValidationError("Must be between the years 2000 and 2200.")
+        return moment
+
+
+def finite_json(value) -> None:
+    """Validator: the value serializes as strict JSON (no NaN/Infinity) and is not absurdly deep."""
+    try:
+        json.dumps(value, allow_nan=False)
+    except (ValueError, RecursionError):
+        raise ma.ValidationError("Must be plain JSON: no NaN, no Infinity, not nested that deep.")
 
 
 def code_field(**kwargs) -> Text:

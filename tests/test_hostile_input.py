@@ -1,0 +1,95 @@
+"""Inputs a hostile or buggy client can send: each gets a clear 4xx, never a 500, and writes nothing."""
+
+import base64
+import json
+
+from backend.db import Base
+from sync.models import SyncClient
+
+BASE_PUSH = {"client_id": "phone-hostile-1", "schema_version": 1}
+
+
+def row_counts(make):
+    return {table.name: make.count(table) for table in Base.metadata.sorted_tables}
+
+
+def test_push_with_malformed_task_ids_is_answered_and_retry_works(make, client):
+    w = make.world()
+    mutations = [{"id": i + 1, "name": "record_sale", "args": {"task_id": bad, "sku": "LIP-01", "quantity": 1}}
+                 for i, bad in enumerate([[1], {"a": 1}, 2**70, True, "seven", None])]
+    for attempt in range(2):  # the retry is answered from storage, identically
+        response = client.post("/api/v1/sync/push", json={**BASE_PUSH, "mutations": mutations},
+                               headers=w.h["clerk1"])
+        assert response.status_code == 200, response.get_data(as_text=True)[:300]
+        assert [r["error"] for r in response.json["results"]] == ["invalid_args"] * 6
+        assert response.json["last_mutation_id"] == 6
+
+
+def test_out_of_range_dates_are_422(make, client):
+    w = make.world()
+    task_id = make.task_id(w.campaign.id, w.s1)
+    before = row_counts(make)
+    for moment in ["0001-01-01T00:00:00+14:00", "9999-12-31T23:00:00-12:00", "1969-07-20T20:17:00+00:00"]:
+        push = client.post("/api/v1/sync/push", headers=w.h["clerk1"], json={**BASE_PUSH, "mutations": [
+            {"id": 1, "name": "add_note", "args": {"task_id": task_id, "text": "x"}, "client_time": moment}]})
+        assert push.status_code == 422, push.json
+        claim = client.post("/api/v1/claims", json={"qr_token": "ZD1:AAAA", "scanned_at": moment},
+                            headers=w.h["clerk1"])
+        assert claim.status_code == 422
+        campaign = client.post("/api/v1/campaigns", headers=w.h["admin"], json={
+            "code": "X1", "title": "x", "starts_at": "2026-01-01T00:00:00+00:00", "ends_at": moment})
+        assert campaign.status_code == 422
+    assert row_counts(make) == before
+
+
+def test_forged_cursors_and_failed_pushes_write_nothing(make, client):
+    w = make.world()
+    forged = "c1." + base64.urlsafe_b64encode(json.dumps({"s": 2**70, "k": "x"}).encode()).decode()
+    response = client.post("/api/v1/sync/pull", headers=w.h["clerk1"],
+                           json={"client_id": "phone-hostile-2", "cursor": forged, "schema_version": 1})
+    assert response.status_code == 400 and response.json["error"] == "invalid_cursor"
+    before = row_counts(make)
+    gap = client.post("/api/v1/sync/push", headers=w.h["clerk1"], json={**BASE_PUSH, "mutations": [
+        {"id": 5, "name": "add_note", "args": {"task_id": 1, "text": "x"}}]})
+    assert gap.status_code == 409
+    many = client.post("/api/v1/sync/push", headers=w.h["clerk1"], json={**BASE_PUSH, "mutations": [
+        {"id": "x"}] * 501})
+    assert many.status_code == 413
+    assert row_counts(make) == before and make.count(SyncClient) == 0
+
+
+def test_csv_and_json_edge_cases(make, client):
+    w = make.world()
+    before = row_counts(make)
+    cases = [
+        "sku,name,category,brand,price\nA1," + "x" * 140_000 + ",c,b,1\n",
+        "sku,name,category,brand,price\nA1,na\rme,c,b,1\n",
+        "sku,name,category,brand,price,attributes\nA1,n,c,b,1," + "[" * 5000 + "\n",
+        'sku,name,category,brand,price,attributes\nA1,n,c,b,1,"{""x"": NaN}"\n',
+    ]
+    for text in cases:
+        response = client.post("/api/v1/products/import", data=text.encode(), content_type="text/csv",
+                               headers=w.h["admin"])
+        assert response.status_code == 422, (text[:60], response.get_data(as_text=True)[:200])
+    nan = client.post("/api/v1/products", headers=w.h["admin"], data='{"sku": "N1", "name": "n", '
+                      '"category": "c", "price": 1, "attributes": {"x": NaN}}', content_type="application/json")
+    assert nan.status_code == 422
+    assert row_counts(make) == before
+
+
+def test_claim_checks_store_before_revocation_and_holders_rescan(make, client):
+    w = make.world()
+    task_id = make.task_id(w.campaign.id, w.s1)
+    old = client.get(f"/api/v1/tasks/{task_id}/qr", headers=w.h["admin"]).json["token"]
+    client.post(f"/api/v1/tasks/{task_id}/qr/rotate", headers=w.h["admin"])
+    other = client.post("/api/v1/claims", json={"qr_token": old}, headers=w.h["clerk2"])
+    assert other.status_code == 403 and other.json["error"] == "wrong_store"
+    price = make.task_id(w.campaign.id, w.s1, "Price check")
+    token = client.get(f"/api/v1/tasks/{price}/qr", headers=w.h["admin"]).json["token"]
+    assert client.post("/api/v1/claims", json={"qr_token": token}, headers=w.h["clerk1"]).status_code == 201
+    client.post(f"/api/v1/tasks/{price}/submit", headers=w.h["clerk1"],
+                json={"observed_prices": {"LIP-01": 159.0}, "quantity": 1})
+    rescan = client.post("/api/v1/claims", json={"qr_token": token}, headers=w.h["clerk1"])
+    assert rescan.status_code == 200 and rescan.json["created"] is False
+    late = client.post("/api/v1/claims", json={"qr_token": token}, headers=w.h["clerk1b"])
+    assert late.status_code == 409 and late.json["error"] == "task_not_claimable"
