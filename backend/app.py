@@ -97,13 +97,14 @@ def create_app(test_config: dict | None = None) -> Flask:
     from backend.campaigns.routes import blp as campaigns_blp
     from backend.catalog.routes import blp as catalog_blp
     from backend.org.routes import blp as org_blp
+    from backend.sales.routes import blp as sales_blp
     from backend.tasks.routes import blp as tasks_blp
 
     from qr.routes import blp as qr_blp
     from sync.routes import blp as sync_blp
 
-    for blueprint in (auth_blp, org_blp, catalog_blp, campaigns_blp, tasks_blp, analytics_blp, qr_blp,
-                      sync_blp):
+    for blueprint in (auth_blp, org_blp, catalog_blp, sales_blp, campaigns_blp, tasks_blp,
+                      analytics_blp, qr_blp, sync_blp):
         api.register_blueprint(blueprint)
 
     register_error_handlers(app)
@@ -111,8 +112,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     _register_health(app)
 
     from backend.cli import register_cli
+    from backend.sales.cli import register_sales_cli
     from seed.cli import register_seed_cli
 
     register_cli(app)
+    register_sales_cli(app)
     register_seed_cli(app)
     return app

@@ -8,3 +8,4 @@ from backend.db import Base  # noqa: F401
 from backend.org.models import Region, Store, StoreTag, User  # noqa: F401
 from backend.tasks.models import Blob, StoreTask, TaskClaim, TaskPhoto  # noqa: F401
 from backend.changefeed import Change, ChangeCounter  # noqa: F401
+from backend.sales.models import SalesLine  # noqa: F401

@@ -1,5 +1,8 @@
 """Reading raw request bodies (CSV, images) with type and size checks."""
 
+import io
+from typing import TextIO
+
 from flask import request
 
 from backend.errors import UnsupportedMediaType, ValidationFailed
@@ -21,3 +24,17 @@ def read_text_body(*content_types: str) -> str:
     except UnicodeDecodeError:
         raise ValidationFailed("The file is not UTF-8 text.", error="invalid_encoding",
                                errors={"file": ["Not UTF-8."]})
+
+
+def text_body_stream(*content_types: str) -> TextIO:
+    """The body of a large text upload as a stream (raw, or the 'file' part of a form)."""
+    if request.mimetype == "multipart/form-data":
+        upload = request.files.get("file")
+        if upload is None:
+            raise ValidationFailed("Send the CSV as the 'file' field.", errors={"file": ["Missing."]})
+        raw = upload.stream
+    elif request.mimetype in content_types:
+        raw = request.stream
+    else:
+        raise UnsupportedMediaType(f"Send {' or '.join(content_types)} or multipart/form-data.")
+    return io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")

@@ -1,0 +1,1 @@
+"""Sales lines imported from the POS: the source of pairings and attach-rate analytics."""
