@@ -101,10 +101,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     from backend.tasks.routes import blp as tasks_blp
 
     from qr.routes import blp as qr_blp
+    from recommend.routes import blp as recommend_blp
     from sync.routes import blp as sync_blp
 
     for blueprint in (auth_blp, org_blp, catalog_blp, sales_blp, campaigns_blp, tasks_blp,
-                      analytics_blp, qr_blp, sync_blp):
+                      analytics_blp, qr_blp, sync_blp, recommend_blp):
         api.register_blueprint(blueprint)
 
     register_error_handlers(app)
@@ -113,9 +114,11 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     from backend.cli import register_cli
     from backend.sales.cli import register_sales_cli
+    from recommend.cli import register_recommend_cli
     from seed.cli import register_seed_cli
 
     register_cli(app)
     register_sales_cli(app)
     register_seed_cli(app)
+    register_recommend_cli(app)
     return app

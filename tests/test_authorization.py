@@ -35,6 +35,7 @@ EXPECTED = {
     ("post", "/api/v1/products/import"): HQ,
     ("get", "/api/v1/products/{sku}"): ALL,
     ("patch", "/api/v1/products/{sku}"): HQ,
+    ("get", "/api/v1/products/{sku}/pairings"): ALL,
     ("post", "/api/v1/sales/import"): HQ,
     ("get", "/api/v1/campaigns"): ALL,
     ("post", "/api/v1/campaigns"): HQ,

@@ -1,0 +1,48 @@
+"""`flask --app wsgi recommend train|evaluate`."""
+
+import json
+
+import click
+from flask import Flask
+from flask.cli import AppGroup
+from tqdm import tqdm
+
+from backend import db
+from recommend import service
+
+
+def register_recommend_cli(app: Flask) -> None:
+    group = AppGroup("recommend", help="Product pairings.")
+
+    @group.command("train")
+    def train_command():
+        """Learn pairings from the imported sales lines and store each product's top 10."""
+        session = db.new_session()
+        steps = ["load", "train", "store"]
+        with tqdm(total=len(steps), desc="pairings", unit="step") as bar:
+            def progress(step):
+                bar.set_postfix_str(step)
+                bar.update(1)
+            try:
+                result = service.train_pairings(session=session, progress=progress)
+            finally:
+                session.close()
+        click.echo(json.dumps(result))
+
+    @group.command("evaluate")
+    @click.option("--holdout", default=0.2, show_default=True, type=click.FloatRange(0.01, 0.9))
+    @click.option("--k", default=5, show_default=True, type=click.IntRange(1, 50))
+    @click.option("--seed", default=7, show_default=True, type=int)
+    def evaluate_command(holdout, k, seed):
+        """Leave-one-out hit-rate@k and precision@k of the model next to popularity."""
+        session = db.new_session()
+        try:
+            result = service.evaluate(session=session, holdout=holdout, k=k, seed=seed)
+        finally:
+            session.close()
+        click.echo(f"held-out baskets: {result['model']['baskets']}  (k={k}, seed={seed})")
+        for name in ("model", "popularity"):
+            row = result[name]
+            click.echo(f"  {name:<11} hit-rate@{k} {row['hit_rate']:.4f}   precision@{k} {row['precision']:.4f}")
+
+    app.cli.add_command(group)
