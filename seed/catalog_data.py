@@ -42,3 +42,17 @@ PRODUCT_LINES = {
 }
 
 SHADES = ["#01", "#02", "#05", "#08", "#12", "#15", "#21", "#33", "#66", "#88"]
+
+# What shoppers of one category tend to add (weights): the structure the demo sales follow.
+BASKET_AFFINITIES = {
+    "lipstick": {"lipstick": 2, "cleanser": 1, "tools": 1},
+    "foundation": {"sunscreen": 2, "tools": 2},
+    "mascara": {"eyeshadow": 2, "cleanser": 1},
+    "eyeshadow": {"mascara": 2, "tools": 1},
+    "serum": {"moisturizer": 3, "cleanser": 1},
+    "cleanser": {"moisturizer": 2, "serum": 1},
+    "moisturizer": {"serum": 2, "sunscreen": 1},
+    "sunscreen": {"moisturizer": 1, "foundation": 1},
+    "fragrance": {},
+    "tools": {"foundation": 1},
+}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import io
 import random
 import struct
 import zlib
@@ -20,11 +21,13 @@ from backend.campaigns.models import Campaign
 from backend.catalog.models import Product
 from backend.db import utcnow
 from backend.org.models import Region, Store, StoreTag, User
+from backend.sales.service import import_sales
 from backend.tasks import blobs
 from backend.tasks import service as tasks
 from backend.tasks.models import StoreTask
-from seed.catalog_data import (BRANDS, CITIES, CITY_TIMEZONES, PRODUCT_LINES, REGIONS, SHADES,
-                               STORE_KINDS)
+from recommend.service import train_pairings
+from seed.catalog_data import (BASKET_AFFINITIES, BRANDS, CITIES, CITY_TIMEZONES, PRODUCT_LINES,
+                               REGIONS, SHADES, STORE_KINDS)
 
 ADMIN_PASSWORD = "zhida-admin-2026"
 DEMO_PASSWORD = "zhida-demo-2026"
@@ -252,6 +255,44 @@ def _seed_history(session: Session, campaign: Campaign, admin: User) -> None:
                          comment="陈列规范 Good display")
 
 
+def _demo_sales_csv(products: list[Product], store_codes: list[str], now: dt.datetime,
+                    transactions: int) -> str:
+    """Seeded POS history: each basket starts with a product and adds from related categories."""
+    rng = random.Random(SEED + 2)
+    by_category: dict[str, list[Product]] = {}
+    for product in products:
+        by_category.setdefault(product.category, []).append(product)
+    # A few hero products sell far more than the rest, as in real shops.
+    weights = [1.0 / (1 + (index % 17)) for index, _ in enumerate(products)]
+    lines = ["transaction_id,store_code,sku,quantity,sold_at"]
+    for number in range(transactions):
+        first = rng.choices(products, weights)[0]
+        basket = {first.sku}
+        for category, weight in BASKET_AFFINITIES.get(first.category, {}).items():
+            if rng.random() < 0.18 * weight and by_category.get(category):
+                candidates = by_category[category]
+                # Mostly the product's usual partner in that category, sometimes any of them.
+                usual = candidates[products.index(first) % len(candidates)]
+                basket.add(usual.sku if rng.random() < 0.6 else rng.choice(candidates).sku)
+        sold_at = now - dt.timedelta(days=rng.randrange(60), minutes=rng.randrange(600))
+        store = store_codes[number % len(store_codes)]
+        lines += [f"D{number:06d},{store},{sku},1,{sold_at.isoformat()}" for sku in sorted(basket)]
+    return "\n".join(lines) + "\n"
+
+
+def seed_sales(session: Session, report: SeedReport, now: dt.datetime, transactions: int) -> None:
+    """Demo sales lines (idempotent: the same transaction ids every run), then pairings."""
+    products = list(session.scalars(select(Product).order_by(Product.sku)))
+    store_codes = list(session.scalars(select(Store.code).order_by(Store.code).limit(NAMED_STORES)))
+    day = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    result = import_sales(session=session, actor=None,
+                          stream=io.StringIO(_demo_sales_csv(products, store_codes, day, transactions)))
+    report.add("sales lines", result["imported"])
+    if result["imported"]:
+        trained = train_pairings(session=session)
+        report.add("products with pairings", trained["with_learned_pairings"])
+
+
 def seed_demo(session: Session, *, stores: int = NAMED_STORES, progress: bool = True,
               now: dt.datetime | None = None) -> SeedReport:
     """The whole demo chain; running it again adds nothing."""
@@ -263,6 +304,7 @@ def seed_demo(session: Session, *, stores: int = NAMED_STORES, progress: bool = 
     seed_products(session, report)
     session.commit()
     seed_campaigns(session, report, now)
+    seed_sales(session, report, now, transactions=6000)
     report.logins = [("admin", ADMIN_PASSWORD, "hq_admin"),
                      ("sup_east", DEMO_PASSWORD, "supervisor of EAST"),
                      ("clerk_s001_1", DEMO_PASSWORD, "clerk of S001 (EAST)"),
