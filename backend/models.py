@@ -3,7 +3,7 @@
 from backend.audit import Event  # noqa: F401
 from backend.auth.models import RefreshToken  # noqa: F401
 from backend.campaigns.models import Campaign, TaskTemplate  # noqa: F401
-from backend.catalog.models import Product  # noqa: F401
+from backend.catalog.models import Product, ProductPairing  # noqa: F401
 from backend.db import Base  # noqa: F401
 from backend.org.models import Region, Store, StoreTag, User  # noqa: F401
 from backend.tasks.models import Blob, StoreTask, TaskClaim, TaskPhoto  # noqa: F401

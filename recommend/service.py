@@ -9,13 +9,12 @@ import numpy as np
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from backend.catalog.models import Product
+from backend.catalog.models import Product, ProductPairing
 from backend.catalog.service import product_by_sku
 from backend.db import utcnow
 from backend.org.models import User
 from backend.sales.models import SalesLine
 from recommend import pairings
-from recommend.models import ProductPairing
 
 STORED_K = 10
 

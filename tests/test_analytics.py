@@ -51,10 +51,12 @@ def test_rates_by_region_match_hand_computed_values(make, client):
     east, north = body["rows"]
     assert east == {"group": "EAST", "tasks": 3, "claimed": 2, "submitted": 2, "approved": 1,
                     "overdue": 1, "completion_rate": 0.3333, "on_time_rate": 1.0,
-                    "median_claim_minutes": 20.0, "deviation_rate": 0.5}
+                    "median_claim_minutes": 20.0, "deviation_rate": 0.5, "attach_rate": None,
+                    "attach_rate_before": None, "attach_uplift": None}  # no sales lines yet
     assert north == {"group": "NORTH", "tasks": 2, "claimed": 1, "submitted": 0, "approved": 0,
                      "overdue": 0, "completion_rate": 0.0, "on_time_rate": None,
-                     "median_claim_minutes": 60.0, "deviation_rate": None}
+                     "median_claim_minutes": 60.0, "deviation_rate": None, "attach_rate": None,
+                     "attach_rate_before": None, "attach_uplift": None}
 
 
 def test_other_groupings_and_supervisor_scope(make, client):
@@ -78,11 +80,47 @@ def test_csv_leaderboard_and_overdue_list(make, client):
     assert csv.mimetype == "text/csv"
     lines = csv.get_data(as_text=True).splitlines()
     assert lines[0] == ("group,tasks,claimed,submitted,approved,overdue,completion_rate,"
-                        "on_time_rate,median_claim_minutes,deviation_rate")
-    assert lines[1].startswith("S001,2,2,2,1,0,0.5,1.0,20.0,0.5")
+                        "on_time_rate,median_claim_minutes,deviation_rate,attach_rate,"
+                        "attach_rate_before,attach_uplift")
+    assert lines[1] == "S001,2,2,2,1,0,0.5,1.0,20.0,0.5,,,"
     board = client.get("/api/v1/analytics/leaderboard?level=store", headers=w.h["admin"]).json
     assert [row["group"] for row in board] == ["S001", "S002", "S003"]
     overdue = client.get("/api/v1/analytics/overdue", headers=w.h["sup_east"]).json
     assert [task["id"] for task in overdue] == [tid[("s3", "Price check")]]
     assert client.get("/api/v1/analytics/overdue", headers=w.h["sup_north"]).json == []
     assert client.get("/api/v1/analytics/execution?group_by=week", headers=w.h["admin"]).status_code == 422
+
+
+def test_attach_rate_and_uplift_on_a_small_fixture(make, client, runner):
+    """S001: 1 of 4 LIP-01 baskets held LIP-02 before the campaign, 2 of 4 during: 0.25 → 0.5,
+    uplift +100 %. S002: 0 of 2 during, nothing before."""
+    w = make.world()
+    start = w.campaign.starts_at
+    before, during = start - dt.timedelta(hours=12), start + dt.timedelta(hours=12)
+    lines = ["transaction_id,store_code,sku,quantity,sold_at"]
+    baskets = [("B1", "S001", before, True), ("B2", "S001", before, False), ("B3", "S001", before, False),
+               ("B4", "S001", before, False), ("D1", "S001", during, True), ("D2", "S001", during, True),
+               ("D3", "S001", during, False), ("D4", "S001", during, False),
+               ("N1", "S002", during, False), ("N2", "S002", during, False)]
+    for tid, store, when, attached in baskets:
+        lines.append(f"{tid},{store},LIP-01,1,{when.isoformat()}")
+        if attached:
+            lines.append(f"{tid},{store},LIP-02,1,{when.isoformat()}")
+    imported = client.post("/api/v1/sales/import", data=("\n".join(lines) + "\n").encode(),
+                           content_type="text/csv", headers=w.h["admin"]).json
+    assert imported["imported"] == 13
+    assert runner.invoke(args=["recommend", "train"]).exit_code == 0
+    rows = {r["group"]: r for r in client.get(
+        f"/api/v1/analytics/execution?campaign={w.campaign.id}&group_by=store",
+        headers=w.h["admin"]).json["rows"]}
+    assert (rows["S001"]["attach_rate"], rows["S001"]["attach_rate_before"],
+            rows["S001"]["attach_uplift"]) == (0.5, 0.25, 1.0)
+    assert (rows["S002"]["attach_rate"], rows["S002"]["attach_rate_before"],
+            rows["S002"]["attach_uplift"]) == (0.0, None, None)
+    assert rows["S003"]["attach_rate"] is None          # no sales there
+    by_region = {r["group"]: r for r in client.get(
+        f"/api/v1/analytics/execution?campaign={w.campaign.id}&group_by=region",
+        headers=w.h["sup_east"]).json["rows"]}
+    assert list(by_region) == ["EAST"] and by_region["EAST"]["attach_rate"] == 0.5
+    no_campaign = client.get("/api/v1/analytics/execution?group_by=store", headers=w.h["admin"]).json
+    assert all(r["attach_rate"] is None for r in no_campaign["rows"])

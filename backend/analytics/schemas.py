@@ -30,6 +30,12 @@ class ExecutionRowSchema(ma.Schema):
     on_time_rate = ma.fields.Float(allow_none=True)
     median_claim_minutes = ma.fields.Float(allow_none=True)
     deviation_rate = ma.fields.Float(allow_none=True)
+    attach_rate = ma.fields.Float(allow_none=True, metadata={
+        "description": "featured-SKU transactions that also hold one of its top-5 pairings, during the campaign"})
+    attach_rate_before = ma.fields.Float(allow_none=True, metadata={
+        "description": "the same, over the same length of time before the campaign"})
+    attach_uplift = ma.fields.Float(allow_none=True, metadata={
+        "description": "attach_rate / attach_rate_before - 1"})
 
 
 class ExecutionSchema(ma.Schema):

@@ -8,16 +8,21 @@ import io
 import statistics
 
 from sqlalchemy import Integer, and_, case, cast, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from backend.auth import policy
+from backend.campaigns.models import Campaign
+from backend.catalog.models import Product, ProductPairing
 from backend.db import utcnow
 from backend.org.models import Region, Store, User
+from backend.sales.models import SalesLine
 from backend.tasks.models import ACTIVE_STATUSES, StoreTask, TaskClaim
 
 GROUPS = ("region", "store", "clerk", "day")
 COLUMNS = ("group", "tasks", "claimed", "submitted", "approved", "overdue", "completion_rate",
-           "on_time_rate", "median_claim_minutes", "deviation_rate")
+           "on_time_rate", "median_claim_minutes", "deviation_rate", "attach_rate",
+           "attach_rate_before", "attach_uplift")
+ATTACH_PAIRINGS = 5  # a featured SKU's top 5 recommended partners count as an attach
 
 
 def _group_key(group_by: str):
@@ -82,6 +87,8 @@ def execution_rates(*, session: Session, actor: User, group_by: str = "region",
         one(and_(submitted, StoreTask.deviates.is_(True))).label("deviated"),
     ).group_by(key).order_by(key)).all()
     medians = _median_claim_minutes(session, base, key)
+    attach = (_attach_rates(session, actor, group_by, campaign, region, store)
+              if campaign is not None and group_by in ("region", "store") else {})
     return [{
         "group": str(row.group) if row.group is not None else None,
         "tasks": row.tasks, "claimed": row.claimed, "submitted": row.submitted,
@@ -90,7 +97,60 @@ def execution_rates(*, session: Session, actor: User, group_by: str = "region",
         "on_time_rate": _ratio(row.on_time or 0, row.submitted),
         "median_claim_minutes": medians.get(row.group),
         "deviation_rate": _ratio(row.deviated or 0, row.submitted),
+        **attach.get(row.group, {"attach_rate": None, "attach_rate_before": None,
+                                 "attach_uplift": None}),
     } for row in rows]
+
+
+def _attach_counts(session: Session, actor: User, group_by: str, featured: list[int],
+                   start: dt.datetime, end: dt.datetime, region: str | None, store: str | None):
+    """Per group: transactions with a featured SKU, and those also holding one of its pairings."""
+    key = Region.code if group_by == "region" else Store.code
+    partner = aliased(SalesLine)
+    attached = (select(SalesLine.transaction_id)
+                .join(ProductPairing, (ProductPairing.product_id == SalesLine.product_id)
+                      & (ProductPairing.rank <= ATTACH_PAIRINGS))
+                .join(partner, (partner.transaction_id == SalesLine.transaction_id)
+                      & (partner.product_id == ProductPairing.paired_product_id))
+                .where(SalesLine.product_id.in_(featured)))
+    statement = (select(key.label("group"),
+                        func.count(func.distinct(SalesLine.transaction_id)).label("with_featured"),
+                        func.count(func.distinct(case((SalesLine.transaction_id.in_(attached),
+                                                       SalesLine.transaction_id)))).label("attached"))
+                 .select_from(SalesLine).join(Store, SalesLine.store_id == Store.id)
+                 .join(Region, Store.region_id == Region.id)
+                 .where(SalesLine.product_id.in_(featured), SalesLine.sold_at >= start,
+                        SalesLine.sold_at < end, policy.store_scope(actor, SalesLine.store_id))
+                 .group_by(key))
+    if region:
+        statement = statement.where(Region.code == region)
+    if store:
+        statement = statement.where(Store.code == store)
+    return {row.group: (row.with_featured, row.attached) for row in session.execute(statement)}
+
+
+def _attach_rates(session: Session, actor: User, group_by: str, campaign_id: int,
+                  region: str | None, store: str | None) -> dict:
+    """Attach rate during the campaign (so far) and in the same length of time before it."""
+    campaign = session.get(Campaign, campaign_id)
+    featured = list(session.scalars(select(Product.id).where(
+        Product.sku.in_(campaign.featured_skus)))) if campaign else []
+    if not featured:
+        return {}
+    start, end = campaign.starts_at, min(campaign.ends_at, utcnow())
+    if end <= start:
+        return {}
+    during = _attach_counts(session, actor, group_by, featured, start, end, region, store)
+    before = _attach_counts(session, actor, group_by, featured, start - (end - start), start,
+                            region, store)
+    rates = {}
+    for group in set(during) | set(before):
+        now_rate = _ratio(during.get(group, (0, 0))[1], during.get(group, (0, 0))[0])
+        then_rate = _ratio(before.get(group, (0, 0))[1], before.get(group, (0, 0))[0])
+        rates[group] = {"attach_rate": now_rate, "attach_rate_before": then_rate,
+                        "attach_uplift": round(now_rate / then_rate - 1, 4)
+                        if now_rate is not None and then_rate else None}
+    return rates
 
 
 def _median_claim_minutes(session: Session, base, key) -> dict:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from sqlalchemy import JSON, Numeric, String
+from sqlalchemy import JSON, Float, ForeignKey, Numeric, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.db import Base, UTCDateTime, utcnow
@@ -25,3 +25,19 @@ class Product(Base):
     attributes: Mapped[dict] = mapped_column(JSON, default=dict)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class ProductPairing(Base):
+    """The rank-th partner of a product, written by recommend's training: learned from baskets,
+    or from its category's. Catalog data, so analytics can read it without importing recommend."""
+
+    __tablename__ = "product_pairings"
+
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"),
+                                            primary_key=True)
+    rank: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    paired_product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"))
+    score: Mapped[float] = mapped_column(Float)
+    support: Mapped[int] = mapped_column()
+    source: Mapped[str] = mapped_column(String(20))
+    trained_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
