@@ -18,7 +18,7 @@ def register_recommend_cli(app: Flask) -> None:
     def train_command():
         """Learn pairings from the imported sales lines and store each product's top 10."""
         session = db.new_session()
-        steps = ["load", "train", "store"]
+        steps = ["load", "train", "store", "scripts"]
         with tqdm(total=len(steps), desc="pairings", unit="step") as bar:
             def progress(step):
                 bar.set_postfix_str(step)

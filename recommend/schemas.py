@@ -21,3 +21,29 @@ class PairingSchema(ma.Schema):
 class PairingsSchema(ma.Schema):
     sku = ma.fields.String()
     pairings = ma.fields.List(ma.fields.Nested(PairingSchema))
+
+
+class ScriptsQuerySchema(StrictSchema):
+    sku = ma.fields.String(required=True, validate=validate.Length(min=1, max=64))
+    locale = ma.fields.String(validate=validate.OneOf(["zh-CN", "en"]))
+
+
+class RankedScriptSchema(ma.Schema):
+    id = ma.fields.Integer()
+    text = ma.fields.String()
+    source = ma.fields.String()
+    score = ma.fields.Float(metadata={"description": "this request's Thompson draw (the ranking)"})
+    mean = ma.fields.Float(metadata={"description": "posterior mean conversion rate"})
+    uses = ma.fields.Integer()
+    conversions = ma.fields.Integer()
+
+
+class FeedbackSchema(StrictSchema):
+    outcome = ma.fields.String(required=True, validate=validate.OneOf(["used", "converted", "dismissed"]))
+
+
+class FeedbackResultSchema(ma.Schema):
+    id = ma.fields.Integer()
+    uses = ma.fields.Integer()
+    conversions = ma.fields.Integer()
+    dismissals = ma.fields.Integer()

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import hashlib
+import random
 from typing import Callable
 
 import numpy as np
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
+from backend.campaigns.models import Campaign
 from backend.catalog.models import Product, ProductPairing
 from backend.catalog.service import product_by_sku
 from backend.db import utcnow
+from backend.errors import NotFound
 from backend.org.models import User
 from backend.sales.models import SalesLine
-from recommend import pairings
+from recommend import pairings, scripts
+from recommend.models import Script
 
 STORED_K = 10
 
@@ -74,8 +78,11 @@ def train_pairings(*, session: Session, progress: Callable[[str], None] | None =
         session.execute(ProductPairing.__table__.insert(), rows)
     session.commit()
     learned = len({row["product_id"] for row in rows if row["source"] == "learned"})
+    say("scripts")
+    generated = generate_scripts(session=session)
     return {"transactions": baskets.shape[0], "products": len(products),
-            "with_learned_pairings": learned, "with_category_fallback": fallback}
+            "with_learned_pairings": learned, "with_category_fallback": fallback,
+            "scripts_generated": generated}
 
 
 def pairings_for(*, session: Session, actor: User, sku: str, k: int) -> dict:
@@ -108,3 +115,69 @@ def evaluate(*, session: Session, holdout: float = 0.2, k: int = 5, seed: int = 
                                         k=k, seed=seed)
     return {"k": k, "holdout": holdout, "seed": seed, "train_transactions": train_baskets.shape[0],
             "model": ours, "popularity": popularity}
+
+
+# ---- scripts ----------------------------------------------------------------------------------
+
+def _facts(session: Session, product: Product) -> scripts.ProductFacts:
+    partners = session.scalars(select(Product.name).join(
+        ProductPairing, ProductPairing.paired_product_id == Product.id)
+        .where(ProductPairing.product_id == product.id).order_by(ProductPairing.rank).limit(2)).all()
+    promo = None
+    campaign = session.scalar(select(Campaign).where(Campaign.status.in_(("scheduled", "live")))
+                              .order_by(Campaign.starts_at.desc()))
+    if campaign and product.sku in (campaign.promo_prices or {}):
+        promo = float(campaign.promo_prices[product.sku])
+    return scripts.ProductFacts(name=product.name, category=product.category,
+                                price=float(product.price), promo_price=promo, pairs=list(partners))
+
+
+def generate_scripts(*, session: Session, skus: list[str] | None = None) -> int:
+    """Store generated candidates for products that have no script in a locale yet."""
+    statement = select(Product).order_by(Product.id)
+    if skus:
+        statement = statement.where(Product.sku.in_(skus))
+    have = {(product_id, locale) for product_id, locale in session.execute(
+        select(Script.product_id, Script.locale).distinct())}
+    created = 0
+    for product in session.scalars(statement).all():
+        for locale in ("zh-CN", "en"):
+            if (product.id, locale) in have:
+                continue
+            for text in scripts.generate(_facts(session, product), locale):
+                session.add(Script(product_id=product.id, locale=locale, text=text,
+                                   source="generated", status="approved"))
+                created += 1
+    session.commit()
+    return created
+
+
+def ranked_scripts(*, session: Session, actor: User, sku: str, locale: str | None,
+                   rng: random.Random) -> list[dict]:
+    """Approved scripts of a product ranked by a Thompson draw (score), with the posterior mean."""
+    product = product_by_sku(session, sku)
+    statement = select(Script).where(Script.product_id == product.id, Script.status == "approved")
+    statement = statement.where(Script.locale == (locale or actor.locale))
+    rows = session.scalars(statement.order_by(Script.id)).all()
+    draws = scripts.thompson_scores([(s.uses, s.conversions, s.dismissals) for s in rows], rng)
+    ranked = sorted(zip(rows, draws), key=lambda pair: -pair[1])
+    return [{"id": script.id, "text": script.text, "source": script.source, "score": round(draw, 4),
+             "mean": round(scripts.posterior(script.uses, script.conversions, script.dismissals)[0]
+                           / sum(scripts.posterior(script.uses, script.conversions, script.dismissals)), 4),
+             "uses": script.uses, "conversions": script.conversions}
+            for script, draw in ranked]
+
+
+def record_feedback(*, session: Session, actor: User, script_id: int, outcome: str) -> dict:
+    """Count an outcome with one atomic UPDATE (concurrent feedback all counts)."""
+    column = {"used": Script.uses, "converted": Script.conversions, "dismissed": Script.dismissals}[outcome]
+    updated = session.execute(update(Script).where(Script.id == script_id, Script.status == "approved")
+                              .values({column: column + 1})
+                              .execution_options(synchronize_session=False)).rowcount
+    if not updated:
+        raise NotFound(f"No approved script {script_id}.")
+    session.commit()
+    script = session.get(Script, script_id)
+    session.refresh(script)
+    return {"id": script.id, "uses": script.uses, "conversions": script.conversions,
+            "dismissals": script.dismissals}

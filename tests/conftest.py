@@ -9,7 +9,8 @@ from sqlalchemy import text
 
 from backend import migrate
 from backend.app import create_app
-import sync.models  # noqa: F401  (their tables are emptied between tests too)
+import recommend.models  # noqa: F401  (their tables are emptied between tests too)
+import sync.models  # noqa: F401
 from backend.db import Base, build_engine
 from tests import pg_server
 from tests.factories import Factory

@@ -36,6 +36,8 @@ EXPECTED = {
     ("get", "/api/v1/products/{sku}"): ALL,
     ("patch", "/api/v1/products/{sku}"): HQ,
     ("get", "/api/v1/products/{sku}/pairings"): ALL,
+    ("get", "/api/v1/scripts"): ALL,
+    ("post", "/api/v1/scripts/{script_id}/feedback"): ALL,
     ("post", "/api/v1/sales/import"): HQ,
     ("get", "/api/v1/campaigns"): ALL,
     ("post", "/api/v1/campaigns"): HQ,
@@ -85,7 +87,8 @@ def _concrete(path, w, task_id, sha):
     return (path.replace("{code}", "S001").replace("{username}", "clerk1")
             .replace("{sku}", "LIP-01").replace("{campaign_id}", str(w.campaign.id))
             .replace("{template_id}", str(w.campaign.templates[0].id))
-            .replace("{task_id}", str(task_id)).replace("{sha256}", sha))
+            .replace("{task_id}", str(task_id)).replace("{sha256}", sha)
+            .replace("{script_id}", "1"))
 
 
 def test_every_route_is_in_the_matrix(client):

@@ -65,6 +65,7 @@ def test_migrations_match_the_models(app):
     from alembic.runtime.migration import MigrationContext
 
     import backend.models  # noqa: F401
+    import recommend.models  # noqa: F401
     import sync.models  # noqa: F401
     from backend.db import Base
     with app.app_context():

@@ -1,0 +1,52 @@
+"""Sales scripts: generated from product facts and pairings, ranked by Thompson sampling."""
+
+import random
+
+from recommend import scripts
+from tests.test_pairings import sales_csv, seed_catalog
+
+
+def test_generation_is_deterministic_and_uses_price_and_pairs():
+    facts = scripts.ProductFacts(name="Velvet Lipstick #21", category="lipstick", price=199.0,
+                                 promo_price=159.0, pairs=["Lip Glaze", "Cleansing Oil"])
+    zh, en = scripts.generate(facts, "zh-CN"), scripts.generate(facts, "en")
+    assert zh == scripts.generate(facts, "zh-CN") and len(zh) == 2
+    assert "159" in zh[0] and "Lip Glaze" in zh[0] and "口红" in zh[0]
+    assert "159 yuan today instead of 199" in en[0]
+    assert all(len(text) <= scripts.MAX_LENGTH for text in zh + en)
+
+
+def test_thompson_prefers_what_converts():
+    rng = random.Random(5)
+    wins = sum(1 for _ in range(1000)
+               if max(range(2), key=lambda i: scripts.thompson_scores([(30, 3, 5), (30, 20, 0)], rng)[i]) == 1)
+    assert wins > 950
+    assert scripts.posterior(10, 4, 2) == (5.0, 9.0)
+
+
+def test_ranking_changes_after_conversion_feedback(make, client, runner):
+    w = seed_catalog(make)
+    client.post("/api/v1/sales/import", data=sales_csv().encode(), content_type="text/csv",
+                headers=w.h["admin"])
+    trained = runner.invoke(args=["recommend", "train"])
+    assert trained.exit_code == 0 and '"scripts_generated"' in trained.output
+    listed = client.get("/api/v1/scripts?sku=LIP-01", headers=w.h["clerk1"]).json
+    assert len(listed) == 2 and {s["source"] for s in listed} == {"generated"}
+    assert all("Product LIP-02" in s["text"] for s in listed)  # its learned partner is named
+    english = client.get("/api/v1/scripts?sku=LIP-01&locale=en", headers=w.h["clerk1"]).json
+    assert all(text["text"].isascii() for text in english)
+    loser, winner = sorted(s["id"] for s in listed)
+    for _ in range(25):
+        client.post(f"/api/v1/scripts/{winner}/feedback", json={"outcome": "used"}, headers=w.h["clerk1"])
+        client.post(f"/api/v1/scripts/{winner}/feedback", json={"outcome": "converted"}, headers=w.h["clerk1"])
+        client.post(f"/api/v1/scripts/{loser}/feedback", json={"outcome": "dismissed"}, headers=w.h["clerk2"])
+    firsts = [client.get("/api/v1/scripts?sku=LIP-01", headers=w.h["clerk1"]).json[0]["id"]
+              for _ in range(20)]
+    assert firsts.count(winner) >= 19
+    top = client.get("/api/v1/scripts?sku=LIP-01", headers=w.h["clerk1"]).json[0]
+    assert top["conversions"] == 25 and top["mean"] > 0.9
+    assert client.post("/api/v1/scripts/999999/feedback", json={"outcome": "used"},
+                       headers=w.h["clerk1"]).status_code == 404
+    assert client.post(f"/api/v1/scripts/{winner}/feedback", json={"outcome": "sold"},
+                       headers=w.h["clerk1"]).status_code == 422
+    assert client.get("/api/v1/scripts?sku=NOPE", headers=w.h["clerk1"]).status_code == 404
