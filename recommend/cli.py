@@ -41,8 +41,11 @@ def register_recommend_cli(app: Flask) -> None:
         finally:
             session.close()
         click.echo(f"held-out baskets: {result['model']['baskets']}  (k={k}, seed={seed})")
-        for name in ("model", "popularity"):
-            row = result[name]
-            click.echo(f"  {name:<11} hit-rate@{k} {row['hit_rate']:.4f}   precision@{k} {row['precision']:.4f}")
+        for name in ("model", "popularity", "association_rules"):
+            row = result.get(name)
+            if row is None:
+                click.echo(f"  {name:<17} (install mlxtend from requirements-dev.txt)")
+                continue
+            click.echo(f"  {name:<17} hit-rate@{k} {row['hit_rate']:.4f}   precision@{k} {row['precision']:.4f}")
 
     app.cli.add_command(group)

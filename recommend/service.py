@@ -113,8 +113,14 @@ def evaluate(*, session: Session, holdout: float = 0.2, k: int = 5, seed: int = 
                                   k=k, seed=seed)
     popularity = pairings.leave_one_out(test_baskets, lambda b, n: pairings.popular(model.support, b, n),
                                         k=k, seed=seed)
-    return {"k": k, "holdout": holdout, "seed": seed, "train_transactions": train_baskets.shape[0],
-            "model": ours, "popularity": popularity}
+    result = {"k": k, "holdout": holdout, "seed": seed, "train_transactions": train_baskets.shape[0],
+              "model": ours, "popularity": popularity}
+    try:
+        rules = pairings.association_rules_recommender(train_baskets)
+    except ImportError:  # mlxtend is a development dependency (requirements-dev.txt)
+        return result
+    result["association_rules"] = pairings.leave_one_out(test_baskets, rules, k=k, seed=seed)
+    return result
 
 
 # ---- scripts ----------------------------------------------------------------------------------

@@ -51,6 +51,7 @@ def test_train_serve_and_evaluate(make, client, runner):
     assert evaluation.exit_code == 0, evaluation.output
     rates = {line.split()[0]: float(line.split()[2]) for line in evaluation.output.splitlines()[1:]}
     assert rates["model"] > rates["popularity"] + 0.2, evaluation.output
+    assert rates["model"] >= rates["association_rules"], evaluation.output
     again = runner.invoke(args=["recommend", "evaluate", "--k", "2", "--seed", "3"])
     assert again.output == evaluation.output  # deterministic with --seed
 
