@@ -47,20 +47,25 @@ def train(baskets: sparse.csr_matrix, *, min_support: int = 2, shrinkage: float 
     counts.setdiag(0)
     counts.data[counts.data < min_support] = 0
     counts.eliminate_zeros()
+    counts.sort_indices()
     row_scale = 1.0 / (support + shrinkage)
     column_scale = np.power(np.maximum(support, 1.0), -damping)
-    scores = sparse.diags(row_scale) @ counts @ sparse.diags(column_scale)
-    return Model(scores=scores.tocsr(), counts=counts, support=support)
+    rows = np.repeat(np.arange(counts.shape[0]), np.diff(counts.indptr))
+    # Same sparsity pattern and order as counts: a pair's score and support share a position.
+    scores = sparse.csr_matrix((counts.data * row_scale[rows] * column_scale[counts.indices],
+                                counts.indices.copy(), counts.indptr.copy()), shape=counts.shape)
+    return Model(scores=scores, counts=counts, support=support)
 
 
 def top_k(model: Model, item: int, k: int) -> list[tuple[int, float, int]]:
     """The k best partners of an item: (item, score, support of the pair)."""
-    row = model.scores.getrow(item)
-    if row.nnz == 0:
+    start, end = model.scores.indptr[item], model.scores.indptr[item + 1]
+    if start == end:
         return []
-    order = np.argsort(-row.data, kind="stable")[:k]
-    return [(int(row.indices[i]), float(row.data[i]), int(model.counts[item, row.indices[i]]))
-            for i in order]
+    scores, partners = model.scores.data[start:end], model.scores.indices[start:end]
+    support = model.counts.data[start:end]
+    order = np.argsort(-scores, kind="stable")[:k]
+    return [(int(partners[i]), float(scores[i]), int(support[i])) for i in order]
 
 
 def recommend(model: Model, basket: list[int], k: int) -> list[int]:

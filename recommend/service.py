@@ -125,19 +125,6 @@ def evaluate(*, session: Session, holdout: float = 0.2, k: int = 5, seed: int = 
 
 # ---- scripts ----------------------------------------------------------------------------------
 
-def _facts(session: Session, product: Product) -> scripts.ProductFacts:
-    partners = session.scalars(select(Product.name).join(
-        ProductPairing, ProductPairing.paired_product_id == Product.id)
-        .where(ProductPairing.product_id == product.id).order_by(ProductPairing.rank).limit(2)).all()
-    promo = None
-    campaign = session.scalar(select(Campaign).where(Campaign.status.in_(("scheduled", "live")))
-                              .order_by(Campaign.starts_at.desc()))
-    if campaign and product.sku in (campaign.promo_prices or {}):
-        promo = float(campaign.promo_prices[product.sku])
-    return scripts.ProductFacts(name=product.name, category=product.category,
-                                price=float(product.price), promo_price=promo, pairs=list(partners))
-
-
 def generate_scripts(*, session: Session, skus: list[str] | None = None) -> int:
     """Store generated candidates for products that have no script in a locale yet."""
     statement = select(Product).order_by(Product.id)
@@ -145,17 +132,30 @@ def generate_scripts(*, session: Session, skus: list[str] | None = None) -> int:
         statement = statement.where(Product.sku.in_(skus))
     have = {(product_id, locale) for product_id, locale in session.execute(
         select(Script.product_id, Script.locale).distinct())}
-    created = 0
+    partners: dict[int, list[str]] = {}
+    for product_id, name in session.execute(
+            select(ProductPairing.product_id, Product.name)
+            .join(Product, ProductPairing.paired_product_id == Product.id)
+            .where(ProductPairing.rank <= 2).order_by(ProductPairing.product_id, ProductPairing.rank)):
+        partners.setdefault(product_id, []).append(name)
+    campaign = session.scalar(select(Campaign).where(Campaign.status.in_(("scheduled", "live")))
+                              .order_by(Campaign.starts_at.desc()))
+    promo_prices = (campaign.promo_prices or {}) if campaign else {}
+    rows = []
     for product in session.scalars(statement).all():
-        for locale in ("zh-CN", "en"):
-            if (product.id, locale) in have:
-                continue
-            for text in scripts.generate(_facts(session, product), locale):
-                session.add(Script(product_id=product.id, locale=locale, text=text,
-                                   source="generated", status="approved"))
-                created += 1
+        facts = scripts.ProductFacts(
+            name=product.name, category=product.category, price=float(product.price),
+            promo_price=float(promo_prices[product.sku]) if product.sku in promo_prices else None,
+            pairs=partners.get(product.id, []))
+        rows.extend({"product_id": product.id, "locale": locale, "text": text, "source": "generated",
+                     "status": "approved", "uses": 0, "conversions": 0, "dismissals": 0,
+                     "created_at": utcnow()}
+                    for locale in ("zh-CN", "en") if (product.id, locale) not in have
+                    for text in scripts.generate(facts, locale))
+    if rows:
+        session.execute(Script.__table__.insert(), rows)
     session.commit()
-    return created
+    return len(rows)
 
 
 def ranked_scripts(*, session: Session, actor: User, sku: str, locale: str | None,
