@@ -41,6 +41,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.publish
 	$(BIN)/python -m bench.claims
 	$(BIN)/python -m bench.sync
+	$(BIN)/python -m bench.pairings
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache
