@@ -100,6 +100,15 @@ def init_app(app: Flask) -> None:
     app.teardown_appcontext(_close_session)
 
 
+def insert_skipping_conflicts(session: Session, table, index_elements: list[str]):
+    """INSERT … ON CONFLICT (columns) DO NOTHING, for the session's database."""
+    if session.bind.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(table).on_conflict_do_nothing(index_elements=index_elements)
+
+
 _CALLER_OWNS = "zhida.caller_owns_transaction"
 
 

@@ -6,8 +6,6 @@ import datetime as dt
 
 import marshmallow as ma
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from backend import db
@@ -33,11 +31,9 @@ TASK_SCHEMA = StoreTaskSchema()
 def _bind_client(session: Session, actor: User, client_id: str) -> SyncClient:
     """The client row, locked; created on first push, in the push's own transaction (a refused
     push leaves nothing behind). A client id belongs to its first user."""
-    table = SyncClient.__table__
-    dialect_insert = postgresql_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
-    session.execute(dialect_insert(table).values(
+    session.execute(db.insert_skipping_conflicts(session, SyncClient.__table__, ["client_id"]).values(
         client_id=client_id, user_id=actor.id, last_mutation_id=0, created_at=utcnow(),
-        last_seen_at=utcnow()).on_conflict_do_nothing(index_elements=["client_id"]))
+        last_seen_at=utcnow()))
     client = _locked_client(session, client_id)
     if client.user_id != actor.id:
         raise Forbidden("This client id belongs to another user.", error="client_id_taken")

@@ -8,11 +8,10 @@ from collections import Counter
 from typing import Callable, Iterable, TextIO
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from backend.catalog.models import Product
+from backend.db import insert_skipping_conflicts
 from backend.errors import ValidationFailed
 from backend.org.models import Store, User
 from backend.sales.models import SalesLine
@@ -105,7 +104,6 @@ def _insert(session: Session, rows: Iterable[dict]) -> int:
     rows = list({(row["transaction_id"], row["product_id"]): row for row in rows}.values())
     if not rows:
         return 0
-    dialect_insert = postgresql_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
-    statement = dialect_insert(SalesLine.__table__).on_conflict_do_nothing(
-        index_elements=["transaction_id", "product_id"]).returning(SalesLine.id)
+    statement = insert_skipping_conflicts(session, SalesLine.__table__,
+                                          ["transaction_id", "product_id"]).returning(SalesLine.id)
     return len(session.execute(statement, rows).all())
