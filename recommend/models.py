@@ -31,3 +31,17 @@ class Script(Base):
     conversions: Mapped[int] = mapped_column(default=0)
     dismissals: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PairingRule(Base):
+    """HQ's say over a product's pairings: a pinned partner comes first, a banned one never shows."""
+
+    __tablename__ = "pairing_rules"
+
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"),
+                                            primary_key=True)
+    other_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"),
+                                          primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10))  # "pin" | "ban"
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

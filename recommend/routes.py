@@ -6,9 +6,10 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from backend import db
-from backend.auth.policy import ANY_ROLE, allow, current_user
+from backend.auth.policy import ANY_ROLE, HQ, allow, current_user
 from recommend import service
-from recommend.schemas import (FeedbackResultSchema, FeedbackSchema, PairingsQuerySchema,
+from recommend.schemas import (FeedbackResultSchema, FeedbackSchema, PairingRuleSchema,
+                               PairingsQuerySchema,
                                PairingsSchema, RankedScriptSchema, ScriptsQuerySchema)
 
 blp = Blueprint("recommend", __name__, url_prefix="/api/v1", description="Pairings and scripts")
@@ -22,6 +23,34 @@ class PairingsViews(MethodView):
     def get(self, query, sku):
         """Products to pair with this one, best first"""
         return service.pairings_for(session=db.session(), actor=current_user(), sku=sku, **query)
+
+
+def _rule_views(kind: str):
+    """POST pins/bans a partner, DELETE lifts it (HQ)."""
+
+    class PairingRuleViews(MethodView):
+        @allow(HQ)
+        @blp.arguments(PairingRuleSchema)
+        @blp.response(200, PairingsSchema)
+        def post(self, body, sku):
+            return service.set_pairing_rule(session=db.session(), actor=current_user(), sku=sku,
+                                            other_sku=body["sku"], kind=kind)
+
+        @allow(HQ)
+        @blp.arguments(PairingRuleSchema)
+        @blp.response(200, PairingsSchema)
+        def delete(self, body, sku):
+            return service.remove_pairing_rule(session=db.session(), actor=current_user(), sku=sku,
+                                               other_sku=body["sku"], kind=kind)
+
+    PairingRuleViews.post.__doc__ = f"{kind.title()} a partner of this product"
+    PairingRuleViews.delete.__doc__ = f"Lift a {kind} on this product"
+    PairingRuleViews.__name__ = f"Pairing{kind.title()}Views"
+    return PairingRuleViews
+
+
+blp.route("/products/<string:sku>/pairings/pins")(_rule_views("pin"))
+blp.route("/products/<string:sku>/pairings/bans")(_rule_views("ban"))
 
 
 @blp.route("/scripts")

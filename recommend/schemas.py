@@ -47,3 +47,8 @@ class FeedbackResultSchema(ma.Schema):
     uses = ma.fields.Integer()
     conversions = ma.fields.Integer()
     dismissals = ma.fields.Integer()
+
+
+class PairingRuleSchema(StrictSchema):
+    sku = ma.fields.String(required=True, validate=validate.Length(min=1, max=64),
+                           metadata={"description": "the partner to pin or ban"})

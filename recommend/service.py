@@ -14,11 +14,11 @@ from backend.campaigns.models import Campaign
 from backend.catalog.models import Product, ProductPairing
 from backend.catalog.service import product_by_sku
 from backend.db import utcnow
-from backend.errors import NotFound
+from backend.errors import NotFound, ValidationFailed
 from backend.org.models import User
 from backend.sales.models import SalesLine
 from recommend import pairings, scripts
-from recommend.models import Script
+from recommend.models import PairingRule, Script
 
 STORED_K = 10
 
@@ -86,15 +86,48 @@ def train_pairings(*, session: Session, progress: Callable[[str], None] | None =
 
 
 def pairings_for(*, session: Session, actor: User, sku: str, k: int) -> dict:
-    """The stored pairings of a product, best first."""
+    """The product's pairings, best first: HQ's pins, then the stored ranking without bans."""
     product = product_by_sku(session, sku)
+    rules = {other_id: kind for other_id, kind in session.execute(
+        select(PairingRule.other_id, PairingRule.kind).where(PairingRule.product_id == product.id))}
+    pinned = session.scalars(select(Product).where(Product.id.in_(
+        [other for other, kind in rules.items() if kind == "pin"])).order_by(Product.sku)).all()
     rows = session.execute(select(ProductPairing, Product)
                            .join(Product, ProductPairing.paired_product_id == Product.id)
                            .where(ProductPairing.product_id == product.id)
-                           .order_by(ProductPairing.rank).limit(k)).all()
-    return {"sku": product.sku, "pairings": [
-        {"sku": paired.sku, "name": paired.name, "score": pairing.score, "support": pairing.support,
-         "source": pairing.source} for pairing, paired in rows]}
+                           .order_by(ProductPairing.rank)).all()
+    result = [{"sku": other.sku, "name": other.name, "score": None, "support": None, "source": "pinned"}
+              for other in pinned]
+    result += [{"sku": paired.sku, "name": paired.name, "score": pairing.score,
+                "support": pairing.support, "source": pairing.source}
+               for pairing, paired in rows if paired.id not in rules]
+    return {"sku": product.sku, "pairings": result[:k]}
+
+
+def set_pairing_rule(*, session: Session, actor: User, sku: str, other_sku: str, kind: str) -> dict:
+    """Pin or ban a partner for a product (HQ); a pin replaces a ban and the other way round."""
+    product, other = product_by_sku(session, sku), product_by_sku(session, other_sku)
+    if product.id == other.id:
+        raise ValidationFailed("A product cannot pair with itself.", errors={"sku": ["Same product."]})
+    rule = session.get(PairingRule, (product.id, other.id))
+    if rule is None:
+        session.add(PairingRule(product_id=product.id, other_id=other.id, kind=kind,
+                                created_by_id=actor.id))
+    else:
+        rule.kind = kind
+    session.commit()
+    return pairings_for(session=session, actor=actor, sku=sku, k=10)
+
+
+def remove_pairing_rule(*, session: Session, actor: User, sku: str, other_sku: str, kind: str) -> dict:
+    """Lift a pin or a ban (HQ)."""
+    product, other = product_by_sku(session, sku), product_by_sku(session, other_sku)
+    rule = session.get(PairingRule, (product.id, other.id))
+    if rule is None or rule.kind != kind:
+        raise NotFound(f"No {kind} of {other_sku} on {sku}.")
+    session.delete(rule)
+    session.commit()
+    return pairings_for(session=session, actor=actor, sku=sku, k=10)
 
 
 def _in_holdout(transaction_id: str, holdout: float, seed: int) -> bool:

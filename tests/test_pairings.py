@@ -62,3 +62,27 @@ def test_pairings_before_training_and_bad_requests(make, client):
         "sku": "LIP-01", "pairings": []}
     assert client.get("/api/v1/products/NOPE/pairings", headers=w.h["clerk1"]).status_code == 404
     assert client.get("/api/v1/products/LIP-01/pairings?k=0", headers=w.h["clerk1"]).status_code == 422
+
+
+def test_hq_pins_and_bans(make, client, runner):
+    w = seed_catalog(make)
+    client.post("/api/v1/sales/import", data=sales_csv().encode(), content_type="text/csv",
+                headers=w.h["admin"])
+    runner.invoke(args=["recommend", "train"])
+    url = "/api/v1/products/LIP-01/pairings"
+    learned = [p["sku"] for p in client.get(url + "?k=10", headers=w.h["clerk1"]).json["pairings"]]
+    assert learned[0] == "LIP-02"
+    banned = client.post(url + "/bans", json={"sku": "LIP-02"}, headers=w.h["admin"]).json
+    assert "LIP-02" not in [p["sku"] for p in banned["pairings"]]
+    pinned = client.post(url + "/pins", json={"sku": "SER-02"}, headers=w.h["admin"]).json
+    assert pinned["pairings"][0] == {"sku": "SER-02", "name": "Product SER-02", "score": None,
+                                     "support": None, "source": "pinned"}
+    runner.invoke(args=["recommend", "train"])  # rules survive retraining
+    after = [p["sku"] for p in client.get(url + "?k=10", headers=w.h["clerk1"]).json["pairings"]]
+    assert after[0] == "SER-02" and "LIP-02" not in after
+    lifted = client.delete(url + "/bans", json={"sku": "LIP-02"}, headers=w.h["admin"]).json
+    assert [p["sku"] for p in lifted["pairings"]][:2] == ["SER-02", "LIP-02"]
+    assert client.delete(url + "/bans", json={"sku": "LIP-02"}, headers=w.h["admin"]).status_code == 404
+    assert client.post(url + "/pins", json={"sku": "LIP-01"}, headers=w.h["admin"]).status_code == 422
+    assert client.post(url + "/pins", json={"sku": "NOPE"}, headers=w.h["admin"]).status_code == 404
+    assert client.post(url + "/pins", json={"sku": "LIP-02"}, headers=w.h["sup_east"]).status_code == 403
