@@ -1,12 +1,15 @@
 """Flask CLI commands of the backend: db upgrade, create-admin."""
 
+import datetime as dt
+
 import click
 from flask import Flask
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from backend import db, migrate
+from backend import changefeed, db, migrate
 from backend.auth.passwords import hash_password
+from backend.db import utcnow
 from backend.org.models import User
 
 
@@ -32,6 +35,17 @@ def register_cli(app: Flask) -> None:
     def revision_command(message):
         """Autogenerate a migration from the models."""
         migrate.revision(db.engine(), message)
+
+    @db_group.command("purge-changes")
+    @click.option("--days", default=30, show_default=True, type=click.IntRange(1, 3650))
+    def purge_changes_command(days):
+        """Drop sync change rows older than DAYS; phones with older cursors get reset: true."""
+        session = db.new_session()
+        try:
+            removed = changefeed.purge_older_than(session, utcnow() - dt.timedelta(days=days))
+        finally:
+            session.close()
+        click.echo(f"purged {removed} change rows older than {days} days")
 
     app.cli.add_command(db_group)
 

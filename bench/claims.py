@@ -29,7 +29,7 @@ from backend.org.models import Region, Store, User
 from backend.tasks.models import StoreTask, TaskClaim
 from bench.common import SECRET, database_factory, emit, gunicorn
 from qr.service import QrSettings, token_for
-from tests.factories import _PASSWORD_HASH
+from tests.factories import PASSWORD_HASH
 
 STORES, CLERKS_PER_STORE, TEMPLATES = 10, 10, 5
 
@@ -41,9 +41,9 @@ def _setup(url: str):
     session.add(region)
     stores = [Store(code=f"S{i:03d}", name=f"Store {i}", region=region) for i in range(STORES)]
     session.add_all(stores)
-    admin = User(username="admin", display_name="Admin", role="hq_admin", password_hash=_PASSWORD_HASH)
+    admin = User(username="admin", display_name="Admin", role="hq_admin", password_hash=PASSWORD_HASH)
     clerks = [User(username=f"c{s.code}_{j}", display_name="Clerk", role="clerk",
-                   password_hash=_PASSWORD_HASH, store=s)
+                   password_hash=PASSWORD_HASH, store=s)
               for s in stores for j in range(CLERKS_PER_STORE)]
     session.add_all([admin, *clerks])
     session.commit()

@@ -28,7 +28,7 @@ from backend.db import build_engine, utcnow
 from backend.org.models import Region, Store, User
 from backend.tasks.models import StoreTask, TaskClaim
 from bench.common import SECRET, database_factory, emit, gunicorn
-from tests.factories import _PASSWORD_HASH
+from tests.factories import PASSWORD_HASH
 
 CLERKS_PER_STORE, TEMPLATES = 10, 10
 
@@ -56,11 +56,11 @@ def _setup(url: str, devices: int, bootstrap_tasks: int):
     store_count = max(1, devices // CLERKS_PER_STORE)
     stores = [Store(code=f"S{i:04d}", name=f"Store {i}", region=region) for i in range(store_count)]
     big = Store(code="BIG", name="Flagship with many tasks", region=region)
-    admin = User(username="admin", display_name="Admin", role="hq_admin", password_hash=_PASSWORD_HASH)
+    admin = User(username="admin", display_name="Admin", role="hq_admin", password_hash=PASSWORD_HASH)
     clerks = [User(username=f"c{s.code}_{j}", display_name="Clerk", role="clerk",
-                   password_hash=_PASSWORD_HASH, store=s) for s in stores for j in range(CLERKS_PER_STORE)]
+                   password_hash=PASSWORD_HASH, store=s) for s in stores for j in range(CLERKS_PER_STORE)]
     big_clerk = User(username="big_clerk", display_name="Clerk", role="clerk",
-                     password_hash=_PASSWORD_HASH, store=big)
+                     password_hash=PASSWORD_HASH, store=big)
     session.add_all([region, *stores, big, admin, *clerks, big_clerk])
     session.commit()
     _campaign(session, admin, "LOAD", [s.code for s in stores], TEMPLATES)

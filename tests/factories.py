@@ -18,7 +18,7 @@ from backend.db import utcnow
 from backend.org.models import Region, Store, User
 
 PASSWORD = "password-123"
-_PASSWORD_HASH = hash_password(PASSWORD)  # hashed once: Argon2 per test user would be slow
+PASSWORD_HASH = hash_password(PASSWORD)  # hashed once: Argon2 per test user would be slow
 
 
 class Factory:
@@ -48,7 +48,7 @@ class Factory:
     def user(self, username: str, role: str = "clerk", store: Store | None = None,
              regions: list[Region] | None = None, active: bool = True) -> User:
         return self._save(User(username=username, display_name=username.title(), role=role,
-                               password_hash=_PASSWORD_HASH, store=store, regions=regions or [],
+                               password_hash=PASSWORD_HASH, store=store, regions=regions or [],
                                active=active, locale="zh-CN"))
 
     def product(self, sku: str, category: str = "lipstick", price: str = "199.00") -> Product:

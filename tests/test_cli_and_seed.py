@@ -72,3 +72,10 @@ def test_migrations_match_the_models(app):
         with db.engine().connect() as connection:
             context = MigrationContext.configure(connection, opts={"compare_type": True})
             assert compare_metadata(context, Base.metadata) == []
+
+
+def test_purge_changes_command(app, runner):
+    assert runner.invoke(args=["seed", "demo"]).exit_code == 0
+    kept = runner.invoke(args=["db", "purge-changes", "--days", "30"])
+    assert kept.exit_code == 0 and "purged 0 change rows" in kept.output
+    assert runner.invoke(args=["db", "purge-changes", "--days", "0"]).exit_code != 0

@@ -14,7 +14,7 @@ from sqlalchemy import ColumnElement, false, select, true
 from backend import db
 from backend.auth.tokens import InvalidAccessToken, read_access_token
 from backend.errors import Forbidden, Unauthorized
-from backend.org.models import ROLES, Region, Store, User
+from backend.org.models import ROLES, Store, User
 
 HQ, SUPERVISOR, CLERK = "hq_admin", "supervisor", "clerk"
 ANY_ROLE = ROLES
@@ -114,15 +114,6 @@ def ensure_store_in_scope(user: User, store: Store) -> None:
     """Raise 403 out_of_scope unless the user may see the store."""
     if not can_see_store(user, store):
         raise Forbidden(f"Store {store.code} is outside your scope.", error="out_of_scope")
-
-
-def ensure_region_in_scope(user: User, region: Region) -> None:
-    """Raise 403 out_of_scope unless the user may see the region."""
-    if user.role == HQ or (user.role == SUPERVISOR and region.id in user.region_ids):
-        return
-    if user.role == CLERK and user.store is not None and user.store.region_id == region.id:
-        return
-    raise Forbidden(f"Region {region.code} is outside your scope.", error="out_of_scope")
 
 
 def ensure_can_manage_store(user: User, store: Store) -> None:
