@@ -100,12 +100,13 @@ def create_app(test_config: dict | None = None) -> Flask:
     from backend.sales.routes import blp as sales_blp
     from backend.tasks.routes import blp as tasks_blp
 
+    from notifications.routes import blp as notifications_blp
     from qr.routes import blp as qr_blp
     from recommend.routes import blp as recommend_blp
     from sync.routes import blp as sync_blp
 
     for blueprint in (auth_blp, org_blp, catalog_blp, sales_blp, campaigns_blp, tasks_blp,
-                      analytics_blp, qr_blp, sync_blp, recommend_blp):
+                      analytics_blp, qr_blp, sync_blp, recommend_blp, notifications_blp):
         api.register_blueprint(blueprint)
 
     register_error_handlers(app)
@@ -114,6 +115,8 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     from backend.cli import register_cli
     from backend.sales.cli import register_sales_cli
+    from notifications import outbox
+    from notifications.cli import register_notifications_cli
     from recommend.cli import register_recommend_cli
     from seed.cli import register_seed_cli
 
@@ -121,4 +124,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     register_sales_cli(app)
     register_seed_cli(app)
     register_recommend_cli(app)
+    register_notifications_cli(app)
+    outbox.listen()
+    if app.config["INPROCESS_WORKER"]:
+        from notifications.worker import start_in_process
+        app.extensions["zhida.worker"] = start_in_process(app)
     return app

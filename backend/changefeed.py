@@ -25,6 +25,7 @@ from backend.tasks.models import StoreTask, TaskClaim, TaskPhoto
 
 _PENDING = "changefeed.pending"   # list of (condition, op, region override)
 _TOUCHED = "changefeed.touched"   # task ids noticed at flush
+_PERSONAL = "changefeed.personal"  # list of (entity, select of (entity id, user id))
 
 
 class ChangeCounter(Base):
@@ -42,7 +43,8 @@ class Change(Base):
 
     __tablename__ = "changes"
     __table_args__ = (Index("ix_changes_store_seq", "store_id", "seq"),
-                      Index("ix_changes_region_seq", "region_id", "seq"))
+                      Index("ix_changes_region_seq", "region_id", "seq"),
+                      Index("ix_changes_user_seq", "user_id", "seq"))
 
     seq: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
     entity: Mapped[str] = mapped_column(String(20))
@@ -50,6 +52,8 @@ class Change(Base):
     op: Mapped[str] = mapped_column(String(10))
     store_id: Mapped[int | None] = mapped_column(ForeignKey("stores.id"))
     region_id: Mapped[int | None] = mapped_column(ForeignKey("regions.id"))
+    # Set for entities that belong to one user (notifications); store and region are then empty.
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -61,6 +65,12 @@ def mark_tasks_where(session: Session, condition: ColumnElement[bool], *, op: st
     sends ``delete`` to that region's supervisors.
     """
     session.info.setdefault(_PENDING, []).append((condition, op, region_id))
+
+
+def mark_personal(session: Session, entity: str, rows) -> None:
+    """Record, at commit, a ``put`` of each (entity id, user id) pair the select returns: an
+    entity only its user syncs (a notification), whatever store or region they are in."""
+    session.info.setdefault(_PERSONAL, []).append((entity, rows))
 
 
 def _notice_flushed_tasks(session: Session, _context) -> None:
@@ -77,11 +87,12 @@ def _write_changes(session: Session) -> None:
     session.flush()
     pending = session.info.pop(_PENDING, [])
     touched = session.info.pop(_TOUCHED, set())
+    personal = session.info.pop(_PERSONAL, [])
     if touched:
         ids = sorted(touched)
         pending.extend((StoreTask.id.in_(ids[i:i + 5000]), "put", None)
                        for i in range(0, len(ids), 5000))
-    if not pending:
+    if not pending and not personal:
         return
     base = session.execute(update(ChangeCounter).where(ChangeCounter.id == 1)
                            .values(value=ChangeCounter.value).returning(ChangeCounter.value)).scalar_one()
@@ -98,6 +109,15 @@ def _write_changes(session: Session) -> None:
         # rowcount of INSERT … SELECT is not reliable across drivers; under the counter's lock
         # the highest sequence in the table is ours (a primary-key lookup).
         base = session.scalar(select(func.max(Change.seq))) or base
+    for entity, rows in personal:
+        subquery = rows.subquery()
+        entity_id, user_id = subquery.c
+        numbered = select((literal(base) + func.row_number().over(order_by=entity_id)).label("seq"),
+                          literal(entity).label("entity"), entity_id, literal("put").label("op"),
+                          user_id, literal(now, UTCDateTime).label("created_at"))
+        session.execute(insert(Change).from_select(
+            ["seq", "entity", "entity_id", "op", "user_id", "created_at"], numbered))
+        base = session.scalar(select(func.max(Change.seq))) or base
     session.execute(update(ChangeCounter).where(ChangeCounter.id == 1).values(value=base))
 
 
@@ -106,7 +126,8 @@ def _before_commit(session: Session) -> None:
         # Releasing a SAVEPOINT is not the commit: allocating here would hold the counter's
         # lock for the rest of the outer transaction.
         return
-    if session.info.get(_PENDING) or session.info.get(_TOUCHED) or session.new or session.dirty:
+    if (session.info.get(_PENDING) or session.info.get(_TOUCHED) or session.info.get(_PERSONAL)
+            or session.new or session.dirty):
         _write_changes(session)
 
 
@@ -116,6 +137,7 @@ def _forget(session: Session, previous_transaction) -> None:
     if not previous_transaction.nested:
         session.info.pop(_PENDING, None)
         session.info.pop(_TOUCHED, None)
+        session.info.pop(_PERSONAL, None)
 
 
 def install() -> None:

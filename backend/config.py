@@ -32,6 +32,25 @@ def load_config(overrides: dict | None = None) -> dict:
         # "id:secret,id:secret", first signs, all verify; empty: one key derived from SECRET_KEY.
         "QR_SIGNING_KEYS": env.get("QR_SIGNING_KEYS", ""),
         "QR_GRACE_HOURS": int(env.get("QR_GRACE_HOURS", "72")),
+        # Notifications (SPEC §6). "record": the embedded transport (no network, kept in the
+        # outbox); "fcm": firebase-admin with the service account in FCM_CREDENTIALS_FILE.
+        "NOTIFY_TRANSPORT": env.get("NOTIFY_TRANSPORT", "record"),
+        "FCM_CREDENTIALS_FILE": env.get("FCM_CREDENTIALS_FILE", ""),
+        "FCM_PROJECT_ID": env.get("FCM_PROJECT_ID", ""),
+        # Only for the local FCM imitation (tests, benchmarks, demos): the FCM base URL.
+        "FCM_ENDPOINT": env.get("FCM_ENDPOINT", ""),
+        "NOTIFY_QUIET_HOURS": env.get("NOTIFY_QUIET_HOURS", "22-8"),
+        "NOTIFY_REMINDER_HOURS": float(env.get("NOTIFY_REMINDER_HOURS", "4")),
+        "NOTIFY_LOOKBACK_HOURS": float(env.get("NOTIFY_LOOKBACK_HOURS", "72")),
+        "NOTIFY_MAX_ATTEMPTS": int(env.get("NOTIFY_MAX_ATTEMPTS", "8")),
+        "NOTIFY_BATCH_SIZE": min(500, int(env.get("NOTIFY_BATCH_SIZE", "500"))),
+        "NOTIFY_LEASE_SECONDS": int(env.get("NOTIFY_LEASE_SECONDS", "120")),
+        "NOTIFY_BACKOFF_SECONDS": float(env.get("NOTIFY_BACKOFF_SECONDS", "5")),
+        "NOTIFY_POLL_SECONDS": float(env.get("NOTIFY_POLL_SECONDS", "2")),
+        "NOTIFY_SCHEDULE_SECONDS": float(env.get("NOTIFY_SCHEDULE_SECONDS", "60")),
+        "DEFAULT_TIMEZONE": env.get("DEFAULT_TIMEZONE", "Asia/Shanghai"),
+        # The embedded default runs the worker inside the web process (`make run` sets it).
+        "INPROCESS_WORKER": env.get("ZHIDA_INPROCESS_WORKER", "0") == "1",
     }
     if overrides:
         config.update(overrides)

@@ -15,6 +15,7 @@ from backend.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from backend.org.models import User
 from backend.tasks import service as tasks
 from backend.tasks.models import Blob, StoreTask, TaskPhoto
+from notifications import service as inbox
 from qr import service as qr
 from qr import tokens as qr_tokens
 from sync import rules
@@ -149,8 +150,8 @@ def attach_photo(ctx: MutationContext) -> None:
 
 
 def mark_read(ctx: MutationContext) -> None:
-    """Notifications arrive with the notifications issue; until then no id exists."""
-    raise NotFound(f"No notification {ctx.args['notification_id']}.", error="unknown_notification")
+    """Idempotent: reading again keeps the first read time; another user's id is unknown."""
+    inbox.mark_read(session=ctx.session, actor=ctx.actor, notification_id=ctx.args["notification_id"])
 
 
 HANDLERS = {

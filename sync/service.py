@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import marshmallow as ma
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from backend import db
@@ -17,6 +17,9 @@ from backend.org.models import User
 from backend.tasks import service as tasks
 from backend.tasks.models import StoreTask
 from backend.tasks.schemas import StoreTaskSchema
+from notifications.content import Facts
+from notifications.models import Notification
+from notifications.schemas import NotificationSchema
 from qr.service import QrSettings
 from sync import cursor as cursors
 from sync import handlers, rules
@@ -24,6 +27,8 @@ from sync.models import SyncClient, SyncMutation
 from sync.schemas import ARG_SCHEMAS
 
 TASK_SCHEMA = StoreTaskSchema()
+NOTIFICATION_SCHEMA = NotificationSchema()
+NOTIFICATION_SNAPSHOT_DAYS = 30  # a bootstrap brings the last month of the inbox
 
 
 # ---- clients --------------------------------------------------------------------------------
@@ -165,11 +170,14 @@ def push(*, session: Session, actor: User, client_id: str, schema_version: int,
 # ---- pull -----------------------------------------------------------------------------------
 
 def _change_scope(actor: User):
+    """The feed rows of the actor's scope: tasks of their stores or regions, and their own
+    notifications (personal rows carry no store or region)."""
+    own = Change.user_id == actor.id
     if actor.role == policy.HQ:
-        return None
+        return or_(Change.user_id.is_(None), own)
     if actor.role == policy.SUPERVISOR:
-        return Change.region_id.in_(sorted(actor.region_ids) or [-1])
-    return Change.store_id == (actor.store_id or -1)
+        return or_(Change.region_id.in_(sorted(actor.region_ids) or [-1]), own)
+    return or_(Change.store_id == (actor.store_id or -1), own)
 
 
 def _tasks_in_scope(session: Session, actor: User, ids: list[int]) -> dict[int, StoreTask]:
@@ -179,20 +187,60 @@ def _tasks_in_scope(session: Session, actor: User, ids: list[int]) -> dict[int, 
         select(StoreTask).where(StoreTask.id.in_(ids), policy.store_scope(actor, StoreTask.store_id)))}
 
 
-def _snapshot_page(session: Session, actor: User, start_seq: int, after_id: int, limit: int,
-                   scope: str) -> tuple[list[dict], str, bool]:
+def _notifications_of(session: Session, actor: User, ids: list[int]) -> dict[int, dict]:
+    if not ids:
+        return {}
+    rows = session.scalars(select(Notification).where(Notification.id.in_(ids),
+                                                      Notification.user_id == actor.id)).all()
+    return _render_notifications(session, actor, rows)
+
+
+def _render_notifications(session: Session, actor: User, rows) -> dict[int, dict]:
+    facts = Facts(session)
+    facts.preload(rows)
+    return {n.id: NOTIFICATION_SCHEMA.dump(facts.inbox_item(n, actor.locale)) for n in rows}
+
+
+def _snapshot_tasks(session: Session, actor: User, after_id: int, limit: int) -> tuple[list[dict], bool]:
     tasks = session.scalars(select(StoreTask).where(policy.store_scope(actor, StoreTask.store_id),
                                                     StoreTask.id > after_id)
                             .order_by(StoreTask.id).limit(limit + 1)).all()
-    has_more = len(tasks) > limit
-    tasks = tasks[:limit]
-    changes = [{"entity": "task", "op": "put", "id": task.id, "data": TASK_SCHEMA.dump(task)}
-               for task in tasks]
-    if has_more:
-        next_cursor = cursors.Cursor(seq=start_seq, scope=scope, snapshot_after=tasks[-1].id)
-    else:
-        next_cursor = cursors.Cursor(seq=start_seq, scope=scope)
-    return changes, cursors.encode(next_cursor), has_more
+    return ([{"entity": "task", "op": "put", "id": task.id, "data": TASK_SCHEMA.dump(task)}
+             for task in tasks[:limit]], len(tasks) > limit)
+
+
+def _snapshot_notifications(session: Session, actor: User, after_id: int,
+                            limit: int) -> tuple[list[dict], bool]:
+    since = utcnow() - dt.timedelta(days=NOTIFICATION_SNAPSHOT_DAYS)
+    rows = session.scalars(select(Notification).where(
+        Notification.user_id == actor.id, Notification.id > after_id, Notification.created_at >= since)
+        .order_by(Notification.id).limit(limit + 1)).all()
+    rendered = _render_notifications(session, actor, rows[:limit])
+    return ([{"entity": "notification", "op": "put", "id": notification_id, "data": data}
+             for notification_id, data in rendered.items()], len(rows) > limit)
+
+
+# A bootstrap sends each entity in turn, in this order.
+_SNAPSHOT = {"task": _snapshot_tasks, "notification": _snapshot_notifications}
+_AFTER = {"task": "notification", "notification": None}
+
+
+def _snapshot_page(session: Session, actor: User, start_seq: int, entity: str, after_id: int,
+                   limit: int, scope: str) -> tuple[list[dict], str, bool]:
+    changes: list[dict] = []
+    while True:
+        page, more = _SNAPSHOT[entity](session, actor, after_id, limit - len(changes))
+        changes += page
+        if more:
+            following = cursors.Cursor(seq=start_seq, scope=scope, snapshot_after=page[-1]["id"],
+                                       snapshot_entity=entity)
+            return changes, cursors.encode(following), True
+        entity, after_id = _AFTER[entity], 0
+        if entity is None:
+            return changes, cursors.encode(cursors.Cursor(seq=start_seq, scope=scope)), False
+        if len(changes) >= limit:
+            following = cursors.Cursor(seq=start_seq, scope=scope, snapshot_after=0, snapshot_entity=entity)
+            return changes, cursors.encode(following), True
 
 
 def pull(*, session: Session, actor: User, client_id: str, cursor: str | None,
@@ -205,9 +253,11 @@ def pull(*, session: Session, actor: User, client_id: str, cursor: str | None,
     reset = position is not None and (position.scope != scope or (
         position.snapshot_after is None and position.seq < purged_through))
     if position is None or reset or position.snapshot_after is not None:
-        start = committed if position is None or reset else position.seq
-        after = 0 if position is None or reset else position.snapshot_after
-        changes, next_cursor, has_more = _snapshot_page(session, actor, start, after, limit, scope)
+        fresh = position is None or reset
+        start = committed if fresh else position.seq
+        entity = "task" if fresh else position.snapshot_entity
+        after = 0 if fresh else position.snapshot_after
+        changes, next_cursor, has_more = _snapshot_page(session, actor, start, entity, after, limit, scope)
         session.commit()
         return {"cursor": next_cursor, "has_more": has_more, "reset": reset,
                 "last_mutation_id": last_mutation_id, "changes": changes}
@@ -218,18 +268,24 @@ def pull(*, session: Session, actor: User, client_id: str, cursor: str | None,
     rows = session.scalars(statement).all()
     has_more = len(rows) > limit
     rows = rows[:limit]
-    latest: dict[int, str] = {}
-    for row in rows:  # several changes of one task in a page: its current state once
-        latest.pop(row.entity_id, None)
-        latest[row.entity_id] = row.op
-    current = _tasks_in_scope(session, actor, [task_id for task_id, op in latest.items() if op == "put"])
+    latest: dict[tuple[str, int], str] = {}
+    for row in rows:  # several changes of one entity in a page: its current state once
+        latest.pop((row.entity, row.entity_id), None)
+        latest[(row.entity, row.entity_id)] = row.op
+    wanted = [key for key, op in latest.items() if op == "put"]
+    tasks_now = _tasks_in_scope(session, actor, [i for entity, i in wanted if entity == "task"])
+    notifications_now = _notifications_of(session, actor, [i for entity, i in wanted if entity == "notification"])
     changes = []
-    for task_id, op in latest.items():
-        task = current.get(task_id)
-        if op == "put" and task is not None:
-            changes.append({"entity": "task", "op": "put", "id": task_id, "data": TASK_SCHEMA.dump(task)})
+    for (entity, entity_id), op in latest.items():
+        if entity == "notification":
+            data = notifications_now.get(entity_id)
+        else:
+            task = tasks_now.get(entity_id)
+            data = TASK_SCHEMA.dump(task) if task is not None else None
+        if op == "put" and data is not None:
+            changes.append({"entity": entity, "op": "put", "id": entity_id, "data": data})
         else:  # deleted, or no longer in this actor's scope
-            changes.append({"entity": "task", "op": "delete", "id": task_id, "data": {}})
+            changes.append({"entity": entity, "op": "delete", "id": entity_id, "data": {}})
     new_seq = rows[-1].seq if rows else max(position.seq, 0)
     session.commit()
     return {"cursor": cursors.encode(cursors.Cursor(seq=new_seq, scope=scope)), "has_more": has_more,

@@ -37,3 +37,20 @@ def _normal(data: dict) -> dict:
 
 def local_view(device: PhoneClient) -> dict[int, dict]:
     return {task_id: _normal(data) for task_id, data in device.view().items()}
+
+
+def server_inbox(app, user_id: int) -> dict[int, tuple]:
+    """The user's notifications of the last month: (kind, task id, read or not) by id."""
+    from notifications.models import Notification
+    with app.app_context():
+        session = db.new_session()
+        try:
+            return {n.id: (n.kind, n.task_id, n.read_at is not None) for n in session.scalars(
+                select(Notification).where(Notification.user_id == user_id))}
+        finally:
+            session.close()
+
+
+def local_inbox(device: PhoneClient) -> dict[int, tuple]:
+    return {n_id: (data["kind"], data["task_id"], data["read_at"] is not None)
+            for n_id, data in device.view("notification").items()}

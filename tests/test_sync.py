@@ -11,7 +11,7 @@ from backend.changefeed import Change
 from backend.tasks.models import StoreTask
 from seed.demo import tiny_png
 from sync.models import SyncMutation
-from tests.sync_helpers import local_view, phone, server_view
+from tests.sync_helpers import local_inbox, local_view, phone, server_inbox, server_view
 
 NOW = dt.datetime.now(dt.timezone.utc)
 
@@ -211,7 +211,10 @@ def test_bootstrap_pages_deltas_and_read_your_writes(make, client, app):
                       tasks=[{"title": f"T{i}a"}, {"title": f"T{i}b"}])
     device = phone(client, w.h["clerk1"], "phone-clerk1-f")
     pages = device.pull(limit=3)
-    assert pages == 4 and len(device.view()) == 10
+    # 10 tasks, then the 10 "new task" notifications of clerk1's inbox, 3 per page
+    assert pages == 7 and len(device.view()) == 10
+    assert len(device.view("notification")) == 10
+    assert local_inbox(device) == server_inbox(app, w.clerk1.id)
     assert local_view(device) == server_view(app, w.clerk1.id)
     task_id = make.task_id(w.campaign.id, w.s1)
     device.enqueue("claim_task", task_id=task_id, qr_token=qr_of(client, w, task_id))
@@ -256,7 +259,8 @@ def test_scope_exit_reaches_supervisors_and_reset_after_purge(make, client, app)
         session.close()
     response = client.post("/api/v1/sync/pull", headers=w.h["clerk1"], json={
         "client_id": "phone-clerk1-g", "cursor": old_cursor, "schema_version": 1})
-    assert response.json["reset"] is True and len(response.json["changes"]) == 2
+    assert response.json["reset"] is True
+    assert sorted(c["entity"] for c in response.json["changes"]) == ["notification"] * 2 + ["task"] * 2
     clerk.pull()
     assert local_view(clerk) == server_view(app, w.clerk1.id)
 

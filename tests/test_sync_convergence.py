@@ -21,7 +21,7 @@ from backend.tasks.models import StoreTask
 from sync.models import SyncMutation
 from tests.conftest import _empty_all_tables
 from tests.factories import Factory
-from tests.sync_helpers import local_view, phone, server_view
+from tests.sync_helpers import local_inbox, local_view, phone, server_inbox, server_view
 
 EXAMPLES = int(os.environ.get("ZHIDA_SYNC_EXAMPLES", "60" if os.environ.get("CI") else "12"))
 STEPS = 30
@@ -107,6 +107,13 @@ def build_machine(app, database_url):
         def note(self, device, task):
             self._enqueue(device, "add_note", task_id=self.tasks[task], text=f"note {self.clock}")
 
+        @rule(device=st.sampled_from([d for d, _ in DEVICES]), pick=st.integers(0, 50))
+        def read(self, device, pick):
+            """Read a notification the phone knows of (from its own copy of the inbox)."""
+            known = sorted(self.devices[device].view("notification"))
+            if known:
+                self._enqueue(device, "mark_read", notification_id=known[pick % len(known)])
+
         # ---- network ----------------------------------------------------------------------
         @rule(device=st.sampled_from([d for d, _ in DEVICES]), lose=st.booleans(),
               batch=st.integers(1, 4))
@@ -178,6 +185,7 @@ def build_machine(app, database_url):
             for name, device in self.devices.items():
                 user = self.w.__dict__[self.users[name]]
                 assert local_view(device) == server_view(app, user.id), f"{name} diverged"
+                assert local_inbox(device) == server_inbox(app, user.id), f"{name}'s inbox diverged"
                 client_id = device.client_id
                 ids = list(range(1, self.enqueued[name] + 1))
                 assert [device.result(i)["status"] for i in ids] == \

@@ -8,7 +8,7 @@ import secrets
 from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session
 
-from backend import audit, changefeed
+from backend import audit, changefeed, events
 from backend.auth import policy
 from backend.campaigns import targeting as targeting_rules
 from backend.campaigns.models import Campaign, TaskTemplate
@@ -211,6 +211,9 @@ def _propagate_template(session: Session, actor: User, campaign: Campaign,
         .execution_options(synchronize_session=False)))
     # Every task shows the template's text, whatever its state: all of them change for sync.
     changefeed.mark_tasks_where(session, StoreTask.template_id == template.id)
+    events.announce_tasks("task_changed", session=session, now=now,
+                          condition=(StoreTask.template_id == template.id)
+                          & StoreTask.status.in_(ACTIVE_STATUSES))
     keep = set(template.checklist_ids)
     held = session.scalars(select(StoreTask).where(
         StoreTask.template_id == template.id,
@@ -284,8 +287,9 @@ def publish(*, session: Session, actor: User, campaign_id: int) -> dict:
             for store_id in store_ids if (template.id, store_id) not in existing)
     if rows:
         session.execute(StoreTask.__table__.insert(), rows)
-        changefeed.mark_tasks_where(session, (StoreTask.campaign_id == campaign.id)
-                                    & (StoreTask.created_at == now))
+        new_tasks = (StoreTask.campaign_id == campaign.id) & (StoreTask.created_at == now)
+        changefeed.mark_tasks_where(session, new_tasks)
+        events.announce_tasks("task_published", session=session, condition=new_tasks, now=now)
     audit.record(session, entity="campaign", entity_id=campaign.id, action="published",
                  actor=actor, after={"stores": len(store_ids), "tasks_created": len(rows)}, at=now)
     session.commit()
@@ -309,6 +313,9 @@ def cancel(*, session: Session, actor: User, campaign_id: int, reason: str = "")
                     .values(status="cancelled", version=StoreTask.version + 1, updated_at=now)
                     .execution_options(synchronize_session=False))
     changefeed.mark_tasks_where(session, StoreTask.campaign_id == campaign.id)
+    events.announce_tasks("task_cancelled", session=session, now=now,
+                          condition=(StoreTask.campaign_id == campaign.id)
+                          & (StoreTask.status == "cancelled") & (StoreTask.updated_at == now))
     audit.record_many(session, [
         dict(entity="task", entity_id=task_id, action="cancelled", user_id=actor.id,
              server_time=now, before={"status": status},
@@ -335,6 +342,7 @@ def close(*, session: Session, actor: User, campaign_id: int) -> dict:
                  before={"status": campaign.status}, after={"status": "closed"}, at=now)
     campaign.status = "closed"
     changefeed.mark_tasks_where(session, StoreTask.campaign_id == campaign.id)
+    events.announce_campaign("campaign_closed", session=session, campaign=campaign, now=now)
     campaign.version += 1
     campaign.updated_at = now
     session.commit()

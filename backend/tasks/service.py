@@ -8,7 +8,7 @@ from sqlalchemy import and_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from backend import audit, db
+from backend import audit, db, events
 from backend.audit import Event
 from backend.auth import policy
 from backend.common.paging import Page, paginate
@@ -290,6 +290,8 @@ def review(*, session: Session, actor: User, task_id: int, decision: str,
     task.reviewed_at = now
     _touch(session, task, actor, "approved" if decision == "approve" else "rejected", before, now,
            after={"comment": comment}, client_id=device)
+    events.announce_tasks("review_result", session=session, condition=StoreTask.id == task.id,
+                          now=now, decision=decision, comment=comment)
     db.commit(session)
     return task
 
@@ -300,7 +302,10 @@ def cancel(*, session: Session, actor: User, task_id: int, reason: str = "",
     task = visible_task(session, actor, task_id, lock=True)
     before = _snapshot(task)
     task.status = rules.next_status("cancel", task.status)
-    _touch(session, task, actor, "cancelled", before, utcnow(), after={"reason": reason},
+    now = utcnow()
+    _touch(session, task, actor, "cancelled", before, now, after={"reason": reason},
            client_id=device)
+    events.announce_tasks("task_cancelled", session=session, condition=StoreTask.id == task.id,
+                          now=now)
     db.commit(session)
     return task

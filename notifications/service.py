@@ -1,0 +1,101 @@
+"""Devices (push addresses) and the user's inbox."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from backend import changefeed, db
+from backend.common.paging import Page, paginate
+from backend.db import utcnow
+from backend.errors import Forbidden, NotFound
+from backend.org.models import User
+from notifications.content import Facts
+from notifications.models import Delivery, Device, Notification
+
+# A Firebase installation id: 22 characters of base64url (FCM registration tokens are ~150+).
+_FID = re.compile(r"^[cdef][A-Za-z0-9_-]{21}$")
+
+
+def token_kind_of(push_token: str, declared: str | None) -> str:
+    """How to address the device: as the client says, else by the shape of the token."""
+    if declared:
+        return declared
+    return "fid" if _FID.match(push_token) else "registration_token"
+
+
+def register_device(*, session: Session, actor: User, client_id: str, platform: str,
+                    push_token: str | None, locale: str | None = None,
+                    token_kind: str | None = None) -> Device:
+    """Register or refresh this install's push address; the install now belongs to the actor
+    (a shared store phone follows whoever signed in last)."""
+    now = utcnow()
+    session.execute(db.insert_skipping_conflicts(session, Device.__table__, ["client_id"]).values(
+        client_id=client_id, user_id=actor.id, platform=platform, locale=locale or actor.locale,
+        token_kind="registration_token", created_at=now, updated_at=now))
+    device = session.scalar(select(Device).where(Device.client_id == client_id).with_for_update()
+                            .execution_options(populate_existing=True))
+    if device.user_id != actor.id:
+        _end_pending(session, device, "device signed in by another user")
+    device.user_id, device.platform, device.updated_at = actor.id, platform, now
+    device.locale = locale or device.locale or actor.locale
+    device.push_token = push_token
+    device.token_kind = token_kind_of(push_token, token_kind) if push_token else "registration_token"
+    device.token_dropped_reason = None
+    session.commit()
+    return device
+
+
+def _end_pending(session: Session, device: Device, reason: str) -> None:
+    session.execute(update(Delivery).where(Delivery.device_id == device.id,
+                                           Delivery.state.in_(("pending", "sending")))
+                    .values(state="dead", last_error=reason, lease_owner=None, leased_until=None))
+
+
+def unregister_device(*, session: Session, actor: User, client_id: str) -> None:
+    """Logout: forget the push address; pending pushes to it are dropped (the inbox keeps them)."""
+    device = session.scalar(select(Device).where(Device.client_id == client_id).with_for_update())
+    if device is None:
+        raise NotFound("No device with this client id.", error="unknown_device")
+    if device.user_id != actor.id:
+        raise Forbidden("This device belongs to another user.", error="not_your_device")
+    device.push_token, device.token_dropped_reason, device.updated_at = None, "unregistered", utcnow()
+    _end_pending(session, device, "device unregistered")
+    session.commit()
+
+
+def list_notifications(*, session: Session, actor: User, page: int, page_size: int,
+                       unread: bool | None = None, locale: str | None = None) -> Page:
+    """The actor's inbox, newest first, rendered in their locale."""
+    statement = select(Notification).where(Notification.user_id == actor.id)
+    if unread is True:
+        statement = statement.where(Notification.read_at.is_(None))
+    elif unread is False:
+        statement = statement.where(Notification.read_at.is_not(None))
+    result = paginate(session, statement.order_by(Notification.id.desc()), page=page, page_size=page_size)
+    facts = Facts(session)
+    facts.preload(result.items)
+    result.items = [facts.inbox_item(n, locale or actor.locale) for n in result.items]
+    return result
+
+
+def mark_read(*, session: Session, actor: User, notification_id: int) -> Notification:
+    """Mark one of the actor's notifications read (idempotent: the first read time stays)."""
+    notification = session.scalar(select(Notification).where(
+        Notification.id == notification_id, Notification.user_id == actor.id).with_for_update())
+    if notification is None:
+        raise NotFound("No such notification in your inbox.", error="unknown_notification")
+    if notification.read_at is None:
+        notification.read_at = utcnow()
+        changefeed.mark_personal(session, "notification", select(Notification.id, Notification.user_id)
+                                 .where(Notification.id == notification.id))
+    db.commit(session)
+    return notification
+
+
+def read_and_render(*, session: Session, actor: User, notification_id: int) -> dict:
+    """Mark read, then the notification as the inbox shows it."""
+    notification = mark_read(session=session, actor=actor, notification_id=notification_id)
+    return Facts(session).inbox_item(notification, actor.locale)
