@@ -24,7 +24,7 @@ run: $(STAMP) fonts
 	$(BIN)/flask --app wsgi db upgrade
 	$(BIN)/flask --app wsgi seed demo
 	@echo "API: http://$(HOST):$(PORT)/api/v1  docs: http://$(HOST):$(PORT)/api/docs"
-	$(BIN)/flask --app wsgi run --host $(HOST) --port $(PORT)
+	ZHIDA_INPROCESS_WORKER=1 $(BIN)/flask --app wsgi run --host $(HOST) --port $(PORT)
 
 test: $(STAMP)
 	@if ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then \
