@@ -13,7 +13,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Callable
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from backend.db import utcnow
@@ -65,29 +65,45 @@ def lease(session: Session, *, worker_id: str, now: dt.datetime, limit: int, lea
     return ids
 
 
-def _record(session: Session, delivery: Delivery, device: Device, outcome: Outcome, message: dict,
-            now: dt.datetime, settings: DispatchSettings) -> str:
-    delivery.lease_owner = delivery.leased_until = None
+_TABLE = Delivery.__table__
+# One executemany per batch: each delivery's new state, only while this worker holds its lease.
+_SETTLE = (update(_TABLE).where(_TABLE.c.id == bindparam("b_id"), _TABLE.c.lease_owner == bindparam("b_owner"))
+           .values(state=bindparam("b_state"), attempts=bindparam("b_attempts"),
+                   next_attempt_at=bindparam("b_next"), sent_at=bindparam("b_sent_at"),
+                   provider_message_id=bindparam("b_message_id"), last_error=bindparam("b_error"),
+                   payload=bindparam("b_payload"), lease_owner=None, leased_until=None))
+
+
+def _settlement(row, outcome: Outcome, message: dict | None, now: dt.datetime,
+                settings: DispatchSettings) -> tuple[str, dict]:
+    """(what happened, the delivery's new columns) for one provider answer."""
+    values = {"b_id": row.delivery_id, "b_attempts": row.attempts, "b_next": now, "b_sent_at": None,
+              "b_message_id": None, "b_payload": None,
+              "b_error": None if outcome.ok else f"{outcome.error}: {outcome.detail}"[:500]}
     if outcome.ok:
-        delivery.state, delivery.sent_at = "sent", now
-        delivery.provider_message_id, delivery.last_error, delivery.payload = outcome.message_id, None, message
-        return "sent"
-    delivery.last_error = f"{outcome.error}: {outcome.detail}"[:500]
+        return "sent", {**values, "b_state": "sent", "b_sent_at": now, "b_message_id": outcome.message_id,
+                        "b_payload": message}
     if outcome.drop_token:
-        device.push_token, device.token_dropped_reason, device.updated_at = None, outcome.error, now
-        delivery.state = "dead"
-        session.execute(update(Delivery).where(Delivery.device_id == device.id,
-                                               Delivery.state == "pending", Delivery.id != delivery.id)
-                        .values(state="dead", last_error=f"{outcome.error}: token dropped"))
-        return "token_dropped"
-    if outcome.retry and delivery.attempts < settings.max_attempts:
-        delivery.state = "pending"
-        delivery.next_attempt_at = now + dt.timedelta(seconds=backoff_seconds(
-            delivery.attempts, outcome.retry_after, base=settings.backoff_base_seconds,
-            cap=settings.backoff_cap_seconds, rng=settings.rng))
-        return "retry"
-    delivery.state = "dead"
-    return "dead"
+        return "token_dropped", {**values, "b_state": "dead"}
+    if outcome.retry and row.attempts < settings.max_attempts:
+        delay = backoff_seconds(row.attempts, outcome.retry_after, base=settings.backoff_base_seconds,
+                                cap=settings.backoff_cap_seconds, rng=settings.rng)
+        return "retry", {**values, "b_state": "pending", "b_next": now + dt.timedelta(seconds=delay)}
+    return "dead", {**values, "b_state": "dead"}
+
+
+def _drop_tokens(session: Session, dropped: list[tuple[int, str]], now: dt.datetime) -> None:
+    """Forget dead addresses, and end what was still waiting for them."""
+    for device_id, reason in dropped:
+        session.execute(update(Device).where(Device.id == device_id).values(
+            push_token=None, token_dropped_reason=reason, updated_at=now))
+        session.execute(update(Delivery).where(Delivery.device_id == device_id, Delivery.state == "pending")
+                        .values(state="dead", last_error=f"{reason}: token dropped"))
+
+
+_COLUMNS = (Delivery.id.label("delivery_id"), Delivery.attempts, Device.id.label("device_id"),
+            Device.push_token, Device.token_kind, Device.locale, Notification.id, Notification.kind,
+            Notification.task_id, Notification.campaign_id, Notification.store_id, Notification.params)
 
 
 def deliver_batch(session_factory: Callable[[], Session], transport, *, worker_id: str,
@@ -99,44 +115,56 @@ def deliver_batch(session_factory: Callable[[], Session], transport, *, worker_i
     if not ids:
         return {}
     counts: dict[str, int] = {}
+
+    def count(what: str, n: int = 1) -> None:
+        counts[what] = counts.get(what, 0) + n
+
     with session_factory() as session:
-        rows = session.execute(select(Delivery, Device, Notification)
-                               .join(Device, Device.id == Delivery.device_id)
+        # Plain rows, not ORM objects: a batch is read once and settled with one executemany.
+        rows = session.execute(select(*_COLUMNS).join(Device, Device.id == Delivery.device_id)
                                .join(Notification, Notification.id == Delivery.notification_id)
                                .where(Delivery.id.in_(ids)).order_by(Delivery.id)).all()
         started = now()
-        batch, sending, deferred = [], [], 0
+        batch, sending, held_back = [], [], []
         facts = contents.Facts(session, default_timezone=settings.default_timezone)
-        facts.preload([notification for _, _, notification in rows])
-        for delivery, device, notification in rows:
-            quiet_until = (settings.quiet_hours.release_time(started, facts.timezone_of(notification))
+        facts.preload(rows)
+        for row in rows:
+            quiet_until = (settings.quiet_hours.release_time(started, facts.timezone_of(row))
                            if settings.quiet_hours else None)
-            if device.push_token is None or quiet_until is not None:
-                # Quiet hours defer (not drop); an address dropped meanwhile ends the delivery.
-                delivery.lease_owner = delivery.leased_until = None
-                if device.push_token is None:
-                    delivery.state, delivery.last_error = "dead", "device has no push address"
-                    counts["dead"] = counts.get("dead", 0) + 1
-                else:
-                    delivery.state, delivery.next_attempt_at = "pending", quiet_until
-                    delivery.attempts -= 1
-                    deferred += 1
-                continue
-            message = build_push(facts.push_content(notification, device.locale))
-            batch.append((Target(device.push_token, device.token_kind), message))
-            sending.append((delivery, device))
-        session.commit()  # deferrals are final whatever the send does
-        if deferred:
-            counts["deferred"] = deferred
+            if row.push_token is None:  # dropped meanwhile: nothing to send to
+                held_back.append({"b_id": row.delivery_id, "b_owner": worker_id, "b_state": "dead",
+                                  "b_attempts": row.attempts, "b_next": started, "b_sent_at": None,
+                                  "b_message_id": None, "b_payload": None,
+                                  "b_error": "device has no push address"})
+                count("dead")
+            elif quiet_until is not None:  # quiet hours defer, never drop; not an attempt
+                held_back.append({"b_id": row.delivery_id, "b_owner": worker_id, "b_state": "pending",
+                                  "b_attempts": row.attempts - 1, "b_next": quiet_until, "b_sent_at": None,
+                                  "b_message_id": None, "b_payload": None, "b_error": None})
+                count("deferred")
+            else:
+                message = build_push(facts.push_content(row, row.locale))
+                batch.append((Target(row.push_token, row.token_kind), message))
+                sending.append(row)
+        if held_back:
+            session.execute(_SETTLE, held_back)
+        session.commit()  # end the read transaction before the network wait
         if not batch:
             return counts
         outcomes = transport.send(batch)
         finished = now()
-        for (delivery, device), (_, message), outcome in zip(sending, batch, outcomes):
-            if delivery.lease_owner != worker_id:
-                continue  # our lease expired and another worker owns it now
-            result = _record(session, delivery, device, outcome, message, finished, settings)
-            counts[result] = counts.get(result, 0) + 1
+        settled, dropped = [], []
+        keep_payload = getattr(transport, "keeps_payload", True)
+        for row, (_, message), outcome in zip(sending, batch, outcomes):
+            what, values = _settlement(row, outcome, message if keep_payload else None, finished, settings)
+            settled.append({**values, "b_owner": worker_id})
+            if outcome.drop_token:
+                dropped.append((row.device_id, outcome.error))
+            count(what)
+        # A delivery whose lease expired meanwhile belongs to another worker: the lease_owner
+        # condition leaves it to them.
+        session.execute(_SETTLE, settled)
+        _drop_tokens(session, dropped, finished)
         session.commit()
     return counts
 

@@ -41,6 +41,12 @@ def fake_service_account(token_uri: str, project_id: str = "zhida-demo") -> dict
             "client_id": "1", "token_uri": token_uri}
 
 
+class _Server(ThreadingHTTPServer):
+    # send_each opens up to 500 connections at once: the default backlog of 5 refuses them.
+    request_queue_size = 1024
+    daemon_threads = True
+
+
 class FcmImitation:
     """The server, its records and its script; ``with FcmImitation() as fcm:`` runs it."""
 
@@ -54,8 +60,7 @@ class FcmImitation:
         self._open = threading.Event()
         self._open.set()
         self._counter = 0
-        self.server = ThreadingHTTPServer((host, port), self._handler())
-        self.server.daemon_threads = True
+        self.server = _Server((host, port), self._handler())
         self._thread: threading.Thread | None = None
 
     @property

@@ -42,6 +42,7 @@ class RecordTransport:
     shows the notification either way), so the whole flow runs offline."""
 
     name = "record"
+    keeps_payload = True  # the outbox row is where the message "arrives"
 
     def send(self, batch: list[tuple[Target, dict]]) -> list[Outcome]:
         return [Outcome(message_id=f"local:{uuid.uuid4().hex}") for _ in batch]
@@ -99,6 +100,7 @@ class FcmTransport:
     """FCM HTTP v1 through firebase-admin's ``messaging.send_each`` (≤ 500 per call)."""
 
     name = "fcm"
+    keeps_payload = False  # FCM's message id is the record; the payload would only cost writes
 
     def __init__(self, *, credentials_info: dict, project_id: str | None = None,
                  endpoint: str | None = None, timeout_seconds: float = 10.0):

@@ -96,7 +96,8 @@ def _concrete(path, w, task_id, sha):
             .replace("{sku}", "LIP-01").replace("{campaign_id}", str(w.campaign.id))
             .replace("{template_id}", str(w.campaign.templates[0].id))
             .replace("{task_id}", str(task_id)).replace("{sha256}", sha)
-            .replace("{script_id}", "1"))
+            .replace("{script_id}", "1").replace("{notification_id}", "1")
+            .replace("{client_id}", "phone-of-nobody"))
 
 
 def test_every_route_is_in_the_matrix(client):
