@@ -64,9 +64,8 @@ def generate_scripts(*, session: Session, generator: ScriptGenerator | None = No
     campaign_of: dict[str, Campaign] = {}
     for campaign in session.scalars(_active_campaigns(now).order_by(Campaign.starts_at.desc(),
                                                                      Campaign.id.desc())):
-        for product in products:
-            if _features(campaign, product.sku):
-                campaign_of.setdefault(product.sku, campaign)
+        for sku in [*(campaign.featured_skus or []), *(campaign.promo_prices or {})]:
+            campaign_of.setdefault(sku, campaign)  # the newest running campaign wins
     have = set(session.execute(select(Script.product_id, Script.locale, Script.campaign_id)
                                .where(Script.source.in_(MACHINE_SOURCES)).distinct()).all())
     partners = top_pairings(session, None, k=2)
@@ -145,7 +144,7 @@ def _campaign_for_script(session: Session, actor: User, product: Product,
 def create_script(*, session: Session, actor: User, sku: str, locale: str, text: str,
                   banned: tuple[str, ...], campaign: int | None = None) -> dict:
     """HQ's script (approved at once) or a clerk's contribution (pending moderation)."""
-    text = text.strip()
+    text = text.replace("\r\n", "\n").strip()
     product = _product_for_script(session, sku)
     problems = scripts.problems_with(text, banned)
     if problems:
@@ -178,7 +177,7 @@ def moderate_script(*, session: Session, actor: User, script_id: int, decision: 
     take_down = (script.status, decision) == ("approved", "reject") and policy.may_take_down_script(actor)
     if script.status != "pending" and not take_down:
         raise Conflict(f"Script {script_id} is already {script.status}.", error="script_not_pending",
-                       status=script.status)
+                       script_status=script.status)
     comment = comment.strip()
     if decision == "reject" and not comment:
         raise ValidationFailed("Say why it is rejected.", errors={"comment": ["Required to reject."]})

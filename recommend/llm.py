@@ -122,10 +122,12 @@ def check_candidates(texts: list[str], banned: tuple[str, ...]) -> None:
     for text in texts:
         if len(text) > scripts.MAX_LENGTH:
             raise LlmFailure("too_long", f"{len(text)} characters")
-        if scripts.banned_words_in(text, banned):
-            raise LlmFailure("banned_words", ", ".join(scripts.banned_words_in(text, banned)))
-        if scripts.problems_with(text, banned):
-            raise LlmFailure("malformed", "; ".join(scripts.problems_with(text, banned)))
+        found = scripts.banned_words_in(text, banned)
+        if found:
+            raise LlmFailure("banned_words", ", ".join(found))
+        problems = scripts.problems_with(text, ())
+        if problems:
+            raise LlmFailure("malformed", "; ".join(problems))
 
 
 class ScriptGenerator:
