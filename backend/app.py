@@ -109,6 +109,11 @@ def create_app(test_config: dict | None = None) -> Flask:
                       analytics_blp, qr_blp, sync_blp, recommend_blp, notifications_blp):
         api.register_blueprint(blueprint)
 
+    # The task detail shows recommendations without backend importing recommend (STYLE.md).
+    from backend.tasks.sections import add_detail_section
+    from recommend.library import recommendations_for_task
+    add_detail_section(app, "recommendations", recommendations_for_task)
+
     register_error_handlers(app)
     _limit_body_size(app)
     _register_health(app)

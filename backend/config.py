@@ -51,6 +51,16 @@ def load_config(overrides: dict | None = None) -> dict:
         "DEFAULT_TIMEZONE": env.get("DEFAULT_TIMEZONE", "Asia/Shanghai"),
         # The embedded default runs the worker inside the web process (`make run` sets it).
         "INPROCESS_WORKER": env.get("ZHIDA_INPROCESS_WORKER", "0") == "1",
+        # Optional LLM for script generation (an OpenAI-compatible chat completions API): off
+        # unless both the base URL (e.g. https://host/v1) and the model are set.
+        "LLM_BASE_URL": env.get("ZHIDA_LLM_BASE_URL", "").strip(),
+        "LLM_MODEL": env.get("ZHIDA_LLM_MODEL", "").strip(),
+        "LLM_API_KEY": env.get("ZHIDA_LLM_API_KEY", ""),
+        "LLM_TIMEOUT": float(env.get("ZHIDA_LLM_TIMEOUT", "10")),
+        # Words no sales script may contain (HQ, clerk or LLM), added to recommend's defaults.
+        "SCRIPT_BANNED_WORDS": tuple(word.strip() for word in
+                                     env.get("ZHIDA_SCRIPT_BANNED_WORDS", "").split(",")
+                                     if word.strip()),
     }
     if overrides:
         config.update(overrides)

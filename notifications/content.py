@@ -4,19 +4,17 @@ and the pairings of the campaign's featured product (read once per batch)."""
 from __future__ import annotations
 
 import datetime as dt
-import random
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.campaigns.models import Campaign, TaskTemplate
-from backend.errors import DomainError
 from backend.org.models import Store
 from backend.tasks.models import StoreTask
 from notifications import messages
 from notifications.models import Notification
-from recommend import service as recommend
+from recommend import library as recommend
 
 
 def _zone(name: str | None, default: str) -> ZoneInfo:
@@ -85,31 +83,26 @@ class Facts:
             params["store_code"] = store.code
         return params
 
-    def recommendations(self, campaign_id: int | None, locale: str) -> tuple[str, int | None, list[str]]:
-        """(top script text, its id, up to three pairing SKUs) for the campaign's featured product."""
-        campaign = self._get(self.campaigns, Campaign, campaign_id)
-        if campaign is None or not campaign.featured_skus:
+    def recommendations(self, notification, locale: str) -> tuple[str, int | None, list[str]]:
+        """(top script text, its id, up to three pairing SKUs) of the first featured product of
+        the notification's task — the same choice the task detail shows, one lookup per campaign."""
+        task = self._get(self.tasks, StoreTask, notification.task_id)
+        if task is None:
             return "", None, []
-        key = (campaign.id, locale)
+        key = (task.campaign_id, locale)
         if key not in self._recommendations:
-            sku = campaign.featured_skus[0]
-            try:
-                pairings = recommend.pairings_for(session=self.session, actor=None, sku=sku, k=3)
-                scripts = recommend.ranked_scripts(session=self.session, actor=None, sku=sku,
-                                                   locale=locale, rng=random.Random(0))
-            except DomainError:  # the featured product was removed from the catalogue
-                pairings, scripts = {"pairings": []}, []
-            # A push shows the script the evidence favours (posterior mean), not a random draw.
-            best = max(scripts, key=lambda s: (s["mean"], -s["id"]), default=None)
-            self._recommendations[key] = (best["text"] if best else "", best["id"] if best else None,
-                                          [p["sku"] for p in pairings["pairings"]][:3])
+            products = recommend.recommendations_for_task(self.session, task, locale, max_products=1)
+            first = products[0] if products else {"script": None, "pairings": []}
+            script = first["script"] or {"text": "", "id": None}
+            self._recommendations[key] = (script["text"], script["id"],
+                                          [p["sku"] for p in first["pairings"]][:3])
         return self._recommendations[key]
 
     def push_content(self, notification: Notification, locale: str | None) -> messages.PushContent:
         """The push for one device, in that device's locale."""
         locale = messages.pick_locale(locale)
         title, body = messages.render(notification.kind, locale, self.params_for(notification, locale))
-        script, script_id, pairing_skus = self.recommendations(notification.campaign_id, locale)
+        script, script_id, pairing_skus = self.recommendations(notification, locale)
         task = self._get(self.tasks, StoreTask, notification.task_id)
         ttl = messages.DEFAULT_TTL_SECONDS
         if notification.kind == "reminder" and task is not None and task.due_at is not None:

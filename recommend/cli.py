@@ -3,20 +3,21 @@
 import json
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import AppGroup
 from tqdm import tqdm
 
 from backend import db
-from recommend import service
+from recommend import library, service
 
 
 def register_recommend_cli(app: Flask) -> None:
-    group = AppGroup("recommend", help="Product pairings.")
+    group = AppGroup("recommend", help="Product pairings and sales scripts.")
 
     @group.command("train")
     def train_command():
-        """Learn pairings from the imported sales lines and store each product's top 10."""
+        """Learn pairings from the imported sales lines, store each product's top 10, and generate
+        scripts for products without (LLM when ZHIDA_LLM_* is set, templates otherwise)."""
         session = db.new_session()
         steps = ["load", "train", "store", "scripts"]
         with tqdm(total=len(steps), desc="pairings", unit="step") as bar:
@@ -24,7 +25,8 @@ def register_recommend_cli(app: Flask) -> None:
                 bar.set_postfix_str(step)
                 bar.update(1)
             try:
-                result = service.train_pairings(session=session, progress=progress)
+                result = service.train_pairings(session=session, progress=progress,
+                                                generator=library.script_generator(current_app.config))
             finally:
                 session.close()
         click.echo(json.dumps(result))

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.db import Base, UTCDateTime, utcnow
 
-SOURCES = ("hq", "generated", "clerk")
+SOURCES = ("hq", "clerk", "generated", "llm")  # generated: the deterministic templates
 STATUSES = ("approved", "pending", "rejected")
 
 
@@ -17,7 +17,8 @@ class Script(Base):
     """A sales script for a product (optionally for one campaign), with its feedback counts."""
 
     __tablename__ = "scripts"
-    __table_args__ = (Index("ix_scripts_product_status", "product_id", "status", "locale"),)
+    __table_args__ = (Index("ix_scripts_product_status", "product_id", "status", "locale"),
+                      Index("ix_scripts_status_id", "status", "id"))  # the moderation queue
 
     id: Mapped[int] = mapped_column(primary_key=True)
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"))
@@ -31,6 +32,9 @@ class Script(Base):
     conversions: Mapped[int] = mapped_column(default=0)
     dismissals: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    moderated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    moderated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    moderation_comment: Mapped[str | None] = mapped_column(Text)
 
 
 class PairingRule(Base):

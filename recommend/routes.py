@@ -2,15 +2,16 @@
 
 import random
 
+from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from backend import db
-from backend.auth.policy import ANY_ROLE, HQ, allow, current_user
-from recommend import service
-from recommend.schemas import (FeedbackResultSchema, FeedbackSchema, PairingRuleSchema,
-                               PairingsQuerySchema,
-                               PairingsSchema, RankedScriptSchema, ScriptsQuerySchema)
+from backend.auth.policy import ANY_ROLE, CLERK, HQ, SUPERVISOR, allow, current_user
+from recommend import library, service
+from recommend.schemas import (FeedbackResultSchema, FeedbackSchema, ModerationSchema,
+                               NewScriptSchema, PairingRuleSchema, PairingsQuerySchema,
+                               PairingsSchema, ScriptSchema, ScriptsQuerySchema)
 
 blp = Blueprint("recommend", __name__, url_prefix="/api/v1", description="Pairings and scripts")
 
@@ -57,11 +58,33 @@ blp.route("/products/<string:sku>/pairings/bans")(_rule_views("ban"))
 class ScriptViews(MethodView):
     @allow(*ANY_ROLE)
     @blp.arguments(ScriptsQuerySchema, location="query")
-    @blp.response(200, RankedScriptSchema(many=True))
+    @blp.response(200, ScriptSchema(many=True))
     def get(self, query):
-        """Sales scripts of a product, ranked by what converts (Thompson sampling)"""
-        return service.ranked_scripts(session=db.session(), actor=current_user(), sku=query["sku"],
-                                      locale=query.get("locale"), rng=random.Random())
+        """Scripts of a product ranked by what converts (Thompson sampling), or with ?status= the moderation queue"""
+        if query.get("status"):
+            return library.list_scripts(session=db.session(), actor=current_user(), **query)
+        return library.ranked_scripts(session=db.session(), actor=current_user(), sku=query["sku"],
+                                      locale=query.get("locale"), campaign=query.get("campaign"),
+                                      limit=query["limit"], rng=random.Random())
+
+    @allow(HQ, CLERK)
+    @blp.arguments(NewScriptSchema)
+    @blp.response(201, ScriptSchema)
+    def post(self, body):
+        """Write a script: HQ's is approved at once, a clerk's waits for moderation"""
+        return library.create_script(session=db.session(), actor=current_user(),
+                                     banned=library.banned_words(current_app.config), **body)
+
+
+@blp.route("/scripts/<int:script_id>/moderate")
+class ScriptModerationViews(MethodView):
+    @allow(HQ, SUPERVISOR)
+    @blp.arguments(ModerationSchema)
+    @blp.response(200, ScriptSchema)
+    def post(self, body, script_id):
+        """Approve or reject a clerk's script (HQ, or the supervisor of the clerk's region)"""
+        return library.moderate_script(session=db.session(), actor=current_user(), script_id=script_id,
+                                       banned=library.banned_words(current_app.config), **body)
 
 
 @blp.route("/scripts/<int:script_id>/feedback")
@@ -71,5 +94,5 @@ class ScriptFeedbackViews(MethodView):
     @blp.response(200, FeedbackResultSchema)
     def post(self, body, script_id):
         """Report a script's outcome: used, converted or dismissed"""
-        return service.record_feedback(session=db.session(), actor=current_user(),
+        return library.record_feedback(session=db.session(), actor=current_user(),
                                        script_id=script_id, **body)

@@ -1,9 +1,10 @@
-"""Schemas of the pairings endpoint."""
+"""Schemas of the pairings and scripts endpoints."""
 
 import marshmallow as ma
 from marshmallow import validate
 
-from backend.common.schemas import StrictSchema
+from backend.common.schemas import StrictSchema, Text
+from recommend.scripts import LOCALES, MAX_LENGTH
 
 
 class PairingsQuerySchema(StrictSchema):
@@ -24,18 +25,54 @@ class PairingsSchema(ma.Schema):
 
 
 class ScriptsQuerySchema(StrictSchema):
-    sku = ma.fields.String(required=True, validate=validate.Length(min=1, max=64))
-    locale = ma.fields.String(validate=validate.OneOf(["zh-CN", "en"]))
+    sku = Text(validate=validate.Length(min=1, max=64),
+               metadata={"description": "required for the ranked list (no status)"})
+    locale = Text(validate=validate.OneOf(LOCALES),
+                  metadata={"description": "ranked list: default the user's locale"})
+    campaign = ma.fields.Integer(validate=validate.Range(min=1, max=2**62), metadata={
+        "description": "ranked list: general scripts plus this campaign's (default: running campaigns')"})
+    status = Text(validate=validate.OneOf(["pending", "rejected"]), metadata={
+        "description": "the moderation queue instead of the ranked list: HQ sees all, a supervisor "
+                       "their regions' clerks' scripts, a clerk their own"})
+    limit = ma.fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+
+    @ma.validates_schema
+    def _sku_for_ranking(self, data, **kwargs):
+        if not data.get("status") and not data.get("sku"):
+            raise ma.ValidationError("Give a sku (ranked list) or a status (queue).", "sku")
 
 
-class RankedScriptSchema(ma.Schema):
+class ScriptSchema(ma.Schema):
     id = ma.fields.Integer()
+    sku = ma.fields.String()
+    campaign_id = ma.fields.Integer(allow_none=True)
+    locale = ma.fields.String()
     text = ma.fields.String()
-    source = ma.fields.String()
-    score = ma.fields.Float(metadata={"description": "this request's Thompson draw (the ranking)"})
-    mean = ma.fields.Float(metadata={"description": "posterior mean conversion rate"})
+    source = ma.fields.String(metadata={"description": "hq | clerk | llm | generated (templates)"})
+    status = ma.fields.String(metadata={"description": "approved | pending | rejected"})
+    score = ma.fields.Float(metadata={"description": "ranked list: this request's Thompson draw"})
+    mean = ma.fields.Float(metadata={"description": "ranked list: posterior mean conversion rate"})
     uses = ma.fields.Integer()
     conversions = ma.fields.Integer()
+    author = ma.fields.String(allow_none=True)
+    created_at = ma.fields.DateTime()
+    moderated_by = ma.fields.String(allow_none=True)
+    moderated_at = ma.fields.DateTime(allow_none=True)
+    comment = ma.fields.String(allow_none=True, metadata={"description": "the moderator's"})
+
+
+class NewScriptSchema(StrictSchema):
+    sku = Text(required=True, validate=validate.Length(min=1, max=64))
+    campaign = ma.fields.Integer(validate=validate.Range(min=1, max=2**62),
+                                 metadata={"description": "a campaign featuring the product"})
+    locale = Text(required=True, validate=validate.OneOf(LOCALES))
+    text = Text(required=True, validate=validate.Length(min=1, max=MAX_LENGTH))
+
+
+class ModerationSchema(StrictSchema):
+    decision = Text(required=True, validate=validate.OneOf(["approve", "reject"]))
+    comment = Text(load_default="", validate=validate.Length(max=1000),
+                   metadata={"description": "required to reject"})
 
 
 class FeedbackSchema(StrictSchema):

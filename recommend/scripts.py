@@ -1,9 +1,12 @@
-"""Script generation from product facts, and Thompson-sampling ranking: pure functions."""
+"""Script generation from product facts, the banned-words filter, and Thompson-sampling
+ranking: pure functions."""
 
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+import re
+import unicodedata
+from dataclasses import dataclass, field
 
 TEMPLATES = {
     "zh-CN": [
@@ -16,10 +19,21 @@ TEMPLATES = {
         "Would you like to try the {name}? {price_line} Adding {pairs} today makes it an even better deal.",
     ],
 }
+LOCALES = tuple(TEMPLATES)
 CATEGORY_ZH = {"lipstick": "口红", "foundation": "底妆", "mascara": "睫毛膏", "eyeshadow": "眼影",
                "serum": "精华", "cleanser": "洁面", "moisturizer": "面霜", "sunscreen": "防晒",
                "fragrance": "香水", "tools": "工具"}
 MAX_LENGTH = 300
+
+# Claims a cosmetics sales script must not make: China's advertising law bans absolute terms
+# (最佳, 第一, 国家级 …) and medical promises; the English list mirrors it. HQ adds its own words
+# with ZHIDA_SCRIPT_BANNED_WORDS.
+DEFAULT_BANNED_WORDS = (
+    "最好", "最佳", "最强", "最低价", "第一", "国家级", "顶级", "极品", "万能", "根治", "治疗", "特效",
+    "无副作用", "永久", "绝对", "100%", "百分百", "保证", "秒杀全网",
+    "guaranteed", "guarantee", "cure", "cures", "miracle", "no side effects", "best in the world",
+    "number one", "permanent", "risk-free", "100 percent",
+)
 
 
 @dataclass(frozen=True)
@@ -29,6 +43,9 @@ class ProductFacts:
     price: float
     promo_price: float | None
     pairs: list[str]
+    brand: str = ""
+    campaign_title: str | None = None
+    attributes: dict = field(default_factory=dict)
 
 
 def generate(facts: ProductFacts, locale: str) -> list[str]:
@@ -57,3 +74,37 @@ def thompson_scores(stats: list[tuple[int, int, int]], rng: random.Random) -> li
     """One draw from each script's posterior: ranking by it explores new scripts and lets the
     best-converting one rise."""
     return [rng.betavariate(*posterior(*row)) for row in stats]
+
+
+def _normalized(text: str) -> str:
+    """NFKC folds full-width forms (１００％ → 100%) and casefold ignores case, so look-alikes match."""
+    return unicodedata.normalize("NFKC", text).casefold()
+
+
+def _word_pattern(word: str) -> re.Pattern:
+    """Latin words match whole words only ("cure" is not in "manicure"); CJK terms anywhere."""
+    folded = re.escape(_normalized(word))
+    if word.isascii() and word[:1].isalnum():
+        return re.compile(rf"(?<![a-z0-9]){folded}(?![a-z0-9])")
+    return re.compile(folded)
+
+
+def banned_words_in(text: str, words: tuple[str, ...]) -> list[str]:
+    """The banned words the text contains (an empty list when it is clean)."""
+    folded = _normalized(text)
+    return [word for word in dict.fromkeys(words) if word.strip() and _word_pattern(word).search(folded)]
+
+
+def problems_with(text: str, banned: tuple[str, ...]) -> list[str]:
+    """Why a script text cannot be stored: empty, too long, control characters, banned words."""
+    problems = []
+    if not text.strip():
+        problems.append("The script is empty.")
+    if len(text) > MAX_LENGTH:
+        problems.append(f"At most {MAX_LENGTH} characters (this one has {len(text)}).")
+    if any(unicodedata.category(char) == "Cc" and char not in "\n" for char in text):
+        problems.append("Control characters are not allowed.")
+    found = banned_words_in(text, banned)
+    if found:
+        problems.append("Contains banned words: " + ", ".join(found) + ".")
+    return problems

@@ -1,24 +1,24 @@
-"""Training, storing, serving and evaluating product pairings."""
+"""Training, storing, serving and evaluating product pairings (scripts: recommend/library.py)."""
 
 from __future__ import annotations
 
 import hashlib
-import random
 from typing import Callable
 
 import numpy as np
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from backend.campaigns.models import Campaign
 from backend.catalog.models import Product, ProductPairing
 from backend.catalog.service import product_by_sku
 from backend.db import utcnow
 from backend.errors import NotFound, ValidationFailed
 from backend.org.models import User
 from backend.sales.models import SalesLine
-from recommend import pairings, scripts
-from recommend.models import PairingRule, Script
+from recommend import library, pairings
+from recommend.llm import ScriptGenerator
+from recommend.models import PairingRule
+from recommend.partners import top_pairings
 
 STORED_K = 10
 
@@ -52,8 +52,10 @@ def _category_partners(model: pairings.Model, products: list[Product], k: int) -
     return partners
 
 
-def train_pairings(*, session: Session, progress: Callable[[str], None] | None = None) -> dict:
-    """Learn pairings from all sales lines and replace the stored top-k of every product."""
+def train_pairings(*, session: Session, progress: Callable[[str], None] | None = None,
+                   generator: ScriptGenerator | None = None) -> dict:
+    """Learn pairings from all sales lines, replace the stored top-k of every product, then
+    generate scripts for products without (the templates unless an LLM generator is given)."""
     say = progress or (lambda _step: None)
     products = list(session.scalars(select(Product).order_by(Product.id)))
     say("load")
@@ -79,29 +81,16 @@ def train_pairings(*, session: Session, progress: Callable[[str], None] | None =
     session.commit()
     learned = len({row["product_id"] for row in rows if row["source"] == "learned"})
     say("scripts")
-    generated = generate_scripts(session=session)
+    generated = library.generate_scripts(session=session, generator=generator)
     return {"transactions": baskets.shape[0], "products": len(products),
             "with_learned_pairings": learned, "with_category_fallback": fallback,
-            "scripts_generated": generated}
+            "scripts_generated": generated["scripts"], "script_generation": generated["outcomes"]}
 
 
 def pairings_for(*, session: Session, actor: User, sku: str, k: int) -> dict:
     """The product's pairings, best first: HQ's pins, then the stored ranking without bans."""
     product = product_by_sku(session, sku)
-    rules = {other_id: kind for other_id, kind in session.execute(
-        select(PairingRule.other_id, PairingRule.kind).where(PairingRule.product_id == product.id))}
-    pinned = session.scalars(select(Product).where(Product.id.in_(
-        [other for other, kind in rules.items() if kind == "pin"])).order_by(Product.sku)).all()
-    rows = session.execute(select(ProductPairing, Product)
-                           .join(Product, ProductPairing.paired_product_id == Product.id)
-                           .where(ProductPairing.product_id == product.id)
-                           .order_by(ProductPairing.rank)).all()
-    result = [{"sku": other.sku, "name": other.name, "score": None, "support": None, "source": "pinned"}
-              for other in pinned]
-    result += [{"sku": paired.sku, "name": paired.name, "score": pairing.score,
-                "support": pairing.support, "source": pairing.source}
-               for pairing, paired in rows if paired.id not in rules]
-    return {"sku": product.sku, "pairings": result[:k]}
+    return {"sku": product.sku, "pairings": top_pairings(session, [product.id], k).get(product.id, [])}
 
 
 def set_pairing_rule(*, session: Session, actor: User, sku: str, other_sku: str, kind: str) -> dict:
@@ -154,69 +143,3 @@ def evaluate(*, session: Session, holdout: float = 0.2, k: int = 5, seed: int = 
         return result
     result["association_rules"] = pairings.leave_one_out(test_baskets, rules, k=k, seed=seed)
     return result
-
-
-# ---- scripts ----------------------------------------------------------------------------------
-
-def generate_scripts(*, session: Session, skus: list[str] | None = None) -> int:
-    """Store generated candidates for products that have no script in a locale yet."""
-    statement = select(Product).order_by(Product.id)
-    if skus:
-        statement = statement.where(Product.sku.in_(skus))
-    have = {(product_id, locale) for product_id, locale in session.execute(
-        select(Script.product_id, Script.locale).distinct())}
-    partners: dict[int, list[str]] = {}
-    for product_id, name in session.execute(
-            select(ProductPairing.product_id, Product.name)
-            .join(Product, ProductPairing.paired_product_id == Product.id)
-            .where(ProductPairing.rank <= 2).order_by(ProductPairing.product_id, ProductPairing.rank)):
-        partners.setdefault(product_id, []).append(name)
-    campaign = session.scalar(select(Campaign).where(Campaign.status.in_(("scheduled", "live")))
-                              .order_by(Campaign.starts_at.desc()))
-    promo_prices = (campaign.promo_prices or {}) if campaign else {}
-    rows = []
-    for product in session.scalars(statement).all():
-        facts = scripts.ProductFacts(
-            name=product.name, category=product.category, price=float(product.price),
-            promo_price=float(promo_prices[product.sku]) if product.sku in promo_prices else None,
-            pairs=partners.get(product.id, []))
-        rows.extend({"product_id": product.id, "locale": locale, "text": text, "source": "generated",
-                     "status": "approved", "uses": 0, "conversions": 0, "dismissals": 0,
-                     "created_at": utcnow()}
-                    for locale in ("zh-CN", "en") if (product.id, locale) not in have
-                    for text in scripts.generate(facts, locale))
-    if rows:
-        session.execute(Script.__table__.insert(), rows)
-    session.commit()
-    return len(rows)
-
-
-def ranked_scripts(*, session: Session, actor: User, sku: str, locale: str | None,
-                   rng: random.Random) -> list[dict]:
-    """Approved scripts of a product ranked by a Thompson draw (score), with the posterior mean."""
-    product = product_by_sku(session, sku)
-    statement = select(Script).where(Script.product_id == product.id, Script.status == "approved")
-    statement = statement.where(Script.locale == (locale or actor.locale))
-    rows = session.scalars(statement.order_by(Script.id)).all()
-    draws = scripts.thompson_scores([(s.uses, s.conversions, s.dismissals) for s in rows], rng)
-    ranked = sorted(zip(rows, draws), key=lambda pair: -pair[1])
-    return [{"id": script.id, "text": script.text, "source": script.source, "score": round(draw, 4),
-             "mean": round(scripts.posterior(script.uses, script.conversions, script.dismissals)[0]
-                           / sum(scripts.posterior(script.uses, script.conversions, script.dismissals)), 4),
-             "uses": script.uses, "conversions": script.conversions}
-            for script, draw in ranked]
-
-
-def record_feedback(*, session: Session, actor: User, script_id: int, outcome: str) -> dict:
-    """Count an outcome with one atomic UPDATE (concurrent feedback all counts)."""
-    column = {"used": Script.uses, "converted": Script.conversions, "dismissed": Script.dismissals}[outcome]
-    updated = session.execute(update(Script).where(Script.id == script_id, Script.status == "approved")
-                              .values({column: column + 1})
-                              .execution_options(synchronize_session=False)).rowcount
-    if not updated:
-        raise NotFound(f"No approved script {script_id}.")
-    session.commit()
-    script = session.get(Script, script_id)
-    session.refresh(script)
-    return {"id": script.id, "uses": script.uses, "conversions": script.conversions,
-            "dismissals": script.dismissals}

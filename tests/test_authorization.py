@@ -41,6 +41,8 @@ EXPECTED = {
     ("post", "/api/v1/products/{sku}/pairings/bans"): HQ,
     ("delete", "/api/v1/products/{sku}/pairings/bans"): HQ,
     ("get", "/api/v1/scripts"): ALL,
+    ("post", "/api/v1/scripts"): ("hq_admin", "clerk"),
+    ("post", "/api/v1/scripts/{script_id}/moderate"): MANAGERS,
     ("post", "/api/v1/scripts/{script_id}/feedback"): ALL,
     ("post", "/api/v1/devices"): ALL,
     ("delete", "/api/v1/devices/{client_id}"): ALL,

@@ -50,3 +50,18 @@ def test_ranking_changes_after_conversion_feedback(make, client, runner):
     assert client.post(f"/api/v1/scripts/{winner}/feedback", json={"outcome": "sold"},
                        headers=w.h["clerk1"]).status_code == 422
     assert client.get("/api/v1/scripts?sku=NOPE", headers=w.h["clerk1"]).status_code == 404
+
+
+def test_banned_words_filter():
+    banned = scripts.DEFAULT_BANNED_WORDS + ("Cheap",)
+    assert scripts.banned_words_in("Great with a manicure and a secure cap.", banned) == []
+    assert scripts.banned_words_in("This CURES acne!", banned) == ["cures"]
+    assert scripts.banned_words_in("全网最好用，１００％显白", banned) == ["最好", "100%"]
+    assert scripts.banned_words_in("so cheap", banned) == ["Cheap"]
+    assert scripts.problems_with("fine\nline two", banned) == []
+    assert len(scripts.problems_with("x" * (scripts.MAX_LENGTH + 1), banned)) == 1
+    assert scripts.problems_with("tab\there", banned) == ["Control characters are not allowed."]
+    facts = scripts.ProductFacts(name="Rouge", category="lipstick", price=99.0, promo_price=None, pairs=[])
+    for locale in scripts.LOCALES:  # the templates themselves never trip the default filter
+        assert all(not scripts.banned_words_in(text, scripts.DEFAULT_BANNED_WORDS)
+                   for text in scripts.generate(facts, locale))

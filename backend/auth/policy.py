@@ -141,3 +141,54 @@ def user_scope(viewer: User):
     if viewer.role == SUPERVISOR:
         return (User.id == viewer.id) | store_scope(viewer, User.store_id)
     return User.id == viewer.id
+
+
+# ---- sales scripts (recommend/) -------------------------------------------------------------
+
+def new_script_status(user: User) -> str:
+    """HQ's scripts are approved as written; a clerk's contribution waits for moderation."""
+    if user.role == HQ:
+        return "approved"
+    if user.role == CLERK:
+        return "pending"
+    raise Forbidden("Only HQ and clerks write sales scripts.", error="forbidden_role")
+
+
+def ensure_can_contribute_script(user: User, *, featured_in_scope: bool) -> None:
+    """A clerk contributes scripts only for a product that a running campaign with tasks in their
+    store features (what they actually sell); HQ for any product."""
+    if user.role == HQ:
+        return
+    if user.role != CLERK:
+        raise Forbidden("Only HQ and clerks write sales scripts.", error="forbidden_role")
+    if not featured_in_scope:
+        raise Forbidden("Clerks contribute scripts for products featured in a running campaign "
+                        "of their store.", error="product_not_featured")
+
+
+def ensure_can_moderate_script(user: User, *, author: User | None) -> None:
+    """HQ moderates any script; a supervisor contributions of clerks of stores in their regions;
+    clerks never."""
+    if user.role == HQ:
+        return
+    if user.role != SUPERVISOR:
+        raise Forbidden("Only HQ and supervisors moderate scripts.", error="forbidden_role")
+    store = author.store if author is not None and author.role == CLERK else None
+    if store is None or store.region_id not in user.region_ids:
+        raise Forbidden("This script's author is outside your regions.", error="out_of_scope")
+
+
+def may_take_down_script(user: User) -> bool:
+    """Only HQ may reject a script that is already approved (it stops being served)."""
+    return user.role == HQ
+
+
+def script_author_scope(user: User, author_id_column) -> ColumnElement[bool]:
+    """A SQL condition over scripts by author: HQ all, a supervisor those of clerks of stores in
+    their regions, a clerk their own."""
+    if user.role == HQ:
+        return true()
+    if user.role == SUPERVISOR:
+        return author_id_column.in_(select(User.id).where(User.role == CLERK,
+                                                           store_scope(user, User.store_id)))
+    return author_id_column == user.id

@@ -7,13 +7,21 @@ from flask_smorest import Blueprint
 from backend import db
 from backend.auth.policy import (ANY_ROLE, CLERK, HQ, SUPERVISOR, allow, current_device,
                                  current_user)
-from backend.tasks import blobs, service
+from backend.org.models import LOCALES, User
+from backend.tasks import blobs, sections, service
 from backend.tasks.schemas import (AssignSchema, BlobSchema, CancelSchema, ReviewSchema,
                                    StoreTaskDetailSchema, StoreTaskPageSchema, StoreTaskSchema,
                                    SubmitSchema, TaskDetailQuerySchema, TaskQuerySchema,
                                    UnclaimSchema)
 
 blp = Blueprint("tasks", __name__, url_prefix="/api/v1", description="Store tasks and photos")
+
+
+def _viewer_locale(user: User) -> str:
+    """The phone's language when it names one we speak (Accept-Language), else the user's."""
+    accepted = request.accept_languages
+    chosen = accepted.best_match(LOCALES) if accepted and "*" not in accepted.values() else None
+    return chosen or user.locale
 
 
 @blp.route("/tasks")
@@ -32,8 +40,10 @@ class TaskByIdViews(MethodView):
     @blp.arguments(TaskDetailQuerySchema, location="query")
     @blp.response(200, StoreTaskDetailSchema)
     def get(self, query, task_id):
-        """Get a store task (?include=history adds its events)"""
-        return service.get_task(session=db.session(), actor=current_user(), task_id=task_id, **query)
+        """Get a store task (?include=history adds its events), with its recommendations"""
+        return service.get_task(session=db.session(), actor=current_user(), task_id=task_id,
+                                sections=sections.detail_sections(current_app),
+                                locale=_viewer_locale(current_user()), **query)
 
 
 @blp.route("/tasks/<int:task_id>/assign")

@@ -84,12 +84,18 @@ class StoreTaskSchema(ma.Schema):
 
 
 class StoreTaskDetailSchema(StoreTaskSchema):
+    """The task plus what only the detail carries (not sent by sync pull)."""
+
     history = ma.fields.List(ma.fields.Nested(EventSchema), allow_none=True)
+    recommendations = ma.fields.List(ma.fields.Dict(), metadata={"description": (
+        "per featured product of the campaign, in the viewer's locale (Accept-Language, else the "
+        "user's): {sku, name, pairings: [{sku, name}] (≤ 3), script: {id, text, source} | null}")})
 
     def dump(self, obj, **kwargs):
         body = super().dump(obj["task"], **kwargs)
         if obj["history"] is not None:
             body["history"] = EventSchema(many=True).dump(obj["history"])
+        body.update(obj.get("sections") or {})
         return body
 
 

@@ -17,6 +17,7 @@ from backend.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from backend.org.models import Store, User
 from backend.org.service import user_by_username
 from backend.tasks import rules
+from backend.tasks.sections import DetailSection
 from backend.tasks.models import ACTIVE_STATUSES, Blob, StoreTask, TaskClaim, TaskPhoto
 
 
@@ -83,15 +84,18 @@ def list_tasks(*, session: Session, actor: User, page: int, page_size: int,
     return paginate(session, statement, page=page, page_size=page_size)
 
 
-def get_task(*, session: Session, actor: User, task_id: int, include: str | None = None) -> dict:
-    """The task detail; ``include=history`` adds its events."""
+def get_task(*, session: Session, actor: User, task_id: int, include: str | None = None,
+             sections: dict[str, DetailSection] | None = None, locale: str = "zh-CN") -> dict:
+    """The task detail; ``include=history`` adds its events, each plugged-in section its part
+    (recommendations: backend.tasks.sections)."""
     task = visible_task(session, actor, task_id)
+    extra = {name: section(session, task, locale) for name, section in (sections or {}).items()}
     history = None
     if include == "history":
         history = session.scalars(select(Event).where(Event.entity == "task",
                                                       Event.entity_id == task.id)
                                   .order_by(Event.id)).all()
-    return {"task": task, "history": history}
+    return {"task": task, "history": history, "sections": extra}
 
 
 # ---- writing helpers ----------------------------------------------------------------------
