@@ -17,6 +17,7 @@ from backend.errors import Conflict, NotFound, ValidationFailed
 from backend.org.models import User
 from backend.tasks.models import StoreTask
 from recommend import scripts
+from recommend.announce import announce_products
 from recommend.llm import LlmSettings, ScriptGenerator
 from recommend.models import Script
 from recommend.partners import top_pairings
@@ -91,6 +92,7 @@ def generate_scripts(*, session: Session, generator: ScriptGenerator | None = No
         generator.close()
     if rows:
         session.execute(Script.__table__.insert(), rows)
+        announce_products(session, None)
     session.commit()
     return {"scripts": len(rows), "outcomes": dict(sorted(generator.outcomes.items()))}
 
@@ -161,6 +163,8 @@ def create_script(*, session: Session, actor: User, sku: str, locale: str, text:
                     status=status, created_by_id=actor.id, uses=0, conversions=0, dismissals=0,
                     created_at=utcnow())
     session.add(script)
+    if status == "approved":
+        announce_products(session, {product.sku})
     session.commit()
     return _single_view(session, script)
 
@@ -187,6 +191,8 @@ def moderate_script(*, session: Session, actor: User, script_id: int, decision: 
     script.status = "approved" if decision == "approve" else "rejected"
     script.moderated_by_id, script.moderated_at = actor.id, utcnow()
     script.moderation_comment = comment or None
+    product = session.get(Product, script.product_id)
+    announce_products(session, {product.sku})
     session.commit()
     return _single_view(session, script)
 

@@ -16,6 +16,7 @@ from backend.errors import NotFound, ValidationFailed
 from backend.org.models import User
 from backend.sales.models import SalesLine
 from recommend import library, pairings
+from recommend.announce import announce_products
 from recommend.llm import ScriptGenerator
 from recommend.models import PairingRule
 from recommend.partners import top_pairings
@@ -78,6 +79,7 @@ def train_pairings(*, session: Session, progress: Callable[[str], None] | None =
     session.execute(delete(ProductPairing))
     if rows:
         session.execute(ProductPairing.__table__.insert(), rows)
+    announce_products(session, None)
     session.commit()
     learned = len({row["product_id"] for row in rows if row["source"] == "learned"})
     say("scripts")
@@ -104,6 +106,7 @@ def set_pairing_rule(*, session: Session, actor: User, sku: str, other_sku: str,
                                 created_by_id=actor.id))
     else:
         rule.kind = kind
+    announce_products(session, {product.sku})
     session.commit()
     return pairings_for(session=session, actor=actor, sku=sku, k=10)
 
@@ -115,6 +118,7 @@ def remove_pairing_rule(*, session: Session, actor: User, sku: str, other_sku: s
     if rule is None or rule.kind != kind:
         raise NotFound(f"No {kind} of {other_sku} on {sku}.")
     session.delete(rule)
+    announce_products(session, {product.sku})
     session.commit()
     return pairings_for(session=session, actor=actor, sku=sku, k=10)
 

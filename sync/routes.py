@@ -6,6 +6,7 @@ from flask_smorest import Blueprint
 
 from backend import db
 from backend.auth.policy import ANY_ROLE, allow, current_user
+from backend.tasks import sections
 from qr.service import QrSettings
 from sync import service
 from sync.schemas import PullResultSchema, PullSchema, PushResultSchema, PushSchema
@@ -21,7 +22,8 @@ class SyncPushViews(MethodView):
     def post(self, body):
         """Push queued mutations; each gets exactly one result"""
         return service.push(session=db.session(), actor=current_user(),
-                            qr_settings=QrSettings.from_config(current_app.config), **body)
+                            qr_settings=QrSettings.from_config(current_app.config),
+                            sections=sections.detail_sections(current_app), **body)
 
 
 @blp.route("/pull")
@@ -31,4 +33,5 @@ class SyncPullViews(MethodView):
     @blp.response(200, PullResultSchema)
     def post(self, body):
         """Pull a snapshot or the changes of your scope since a cursor"""
-        return service.pull(session=db.session(), actor=current_user(), **body)
+        return service.pull(session=db.session(), actor=current_user(),
+                            sections=sections.detail_sections(current_app), **body)

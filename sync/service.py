@@ -16,7 +16,7 @@ from backend.errors import DomainError, Forbidden
 from backend.org.models import User
 from backend.tasks import service as tasks
 from backend.tasks.models import StoreTask
-from backend.tasks.schemas import StoreTaskSchema
+from backend.tasks.sections import DetailSection
 from notifications.content import Facts
 from notifications.models import Notification
 from notifications.schemas import NotificationSchema
@@ -24,9 +24,9 @@ from qr.service import QrSettings
 from sync import cursor as cursors
 from sync import handlers, rules
 from sync.models import SyncClient, SyncMutation
+from sync.payloads import TaskPayloads
 from sync.schemas import ARG_SCHEMAS
 
-TASK_SCHEMA = StoreTaskSchema()
 NOTIFICATION_SCHEMA = NotificationSchema()
 NOTIFICATION_SNAPSHOT_DAYS = 30  # a bootstrap brings the last month of the inbox
 
@@ -71,14 +71,14 @@ def _locked_client(session: Session, client_id: str) -> SyncClient:
 # ---- push -----------------------------------------------------------------------------------
 
 def _result(session: Session, actor: User, record: SyncMutation, task_id: int | None,
-            with_entity: bool) -> dict:
+            with_entity: bool, payloads: TaskPayloads) -> dict:
     result = {"id": record.mutation_id, "status": record.status}
     if record.status == "rejected":
         result["error"], result["message"] = record.error, record.message
     if record.details:
         result["details"] = record.details
     task = handlers.entity_of(session, actor, task_id) if with_entity and task_id else None
-    result["entity"] = TASK_SCHEMA.dump(task) if task is not None else None
+    result["entity"] = payloads.dump(task) if task is not None else None
     return result
 
 
@@ -127,7 +127,8 @@ def _apply_one(session: Session, actor: User, client: SyncClient, mutation: dict
 
 
 def push(*, session: Session, actor: User, client_id: str, schema_version: int,
-         mutations: list[dict], qr_settings: QrSettings) -> dict:
+         mutations: list[dict], qr_settings: QrSettings,
+         sections: dict[str, DetailSection] | None = None) -> dict:
     """Answer every mutation exactly once: stored results for retries, new ones applied in order.
 
     The new mutations of one push share a transaction, each in its own SAVEPOINT, and the
@@ -158,9 +159,10 @@ def push(*, session: Session, actor: User, client_id: str, schema_version: int,
     # Entities after the commit: every rejection gets its task's state, and so does the
     # last applied mutation of each task (earlier ones would repeat it).
     last_touch = {task_id_of(m["args"]): m["id"] for m in mutations}
+    payloads = TaskPayloads(session, actor, sections)
     answers = [_result(session, actor, stored[m["id"]], task_id_of(m["args"]),
                        with_entity=stored[m["id"]].status == "rejected"
-                       or last_touch.get(task_id_of(m["args"])) == m["id"])
+                       or last_touch.get(task_id_of(m["args"])) == m["id"], payloads=payloads)
                for m in mutations]
     last = client.last_mutation_id
     session.commit()
@@ -201,16 +203,17 @@ def _render_notifications(session: Session, actor: User, rows) -> dict[int, dict
     return {n.id: NOTIFICATION_SCHEMA.dump(facts.inbox_item(n, actor.locale)) for n in rows}
 
 
-def _snapshot_tasks(session: Session, actor: User, after_id: int, limit: int) -> tuple[list[dict], bool]:
+def _snapshot_tasks(session: Session, actor: User, after_id: int, limit: int,
+                    payloads: TaskPayloads) -> tuple[list[dict], bool]:
     tasks = session.scalars(select(StoreTask).where(policy.store_scope(actor, StoreTask.store_id),
                                                     StoreTask.id > after_id)
                             .order_by(StoreTask.id).limit(limit + 1)).all()
-    return ([{"entity": "task", "op": "put", "id": task.id, "data": TASK_SCHEMA.dump(task)}
+    return ([{"entity": "task", "op": "put", "id": task.id, "data": payloads.dump(task)}
              for task in tasks[:limit]], len(tasks) > limit)
 
 
-def _snapshot_notifications(session: Session, actor: User, after_id: int,
-                            limit: int) -> tuple[list[dict], bool]:
+def _snapshot_notifications(session: Session, actor: User, after_id: int, limit: int,
+                            payloads: TaskPayloads) -> tuple[list[dict], bool]:
     since = utcnow() - dt.timedelta(days=NOTIFICATION_SNAPSHOT_DAYS)
     rows = session.scalars(select(Notification).where(
         Notification.user_id == actor.id, Notification.id > after_id, Notification.created_at >= since)
@@ -226,10 +229,10 @@ _AFTER = {"task": "notification", "notification": None}
 
 
 def _snapshot_page(session: Session, actor: User, start_seq: int, entity: str, after_id: int,
-                   limit: int, scope: str) -> tuple[list[dict], str, bool]:
+                   limit: int, scope: str, payloads: TaskPayloads) -> tuple[list[dict], str, bool]:
     changes: list[dict] = []
     while True:
-        page, more = _SNAPSHOT[entity](session, actor, after_id, limit - len(changes))
+        page, more = _SNAPSHOT[entity](session, actor, after_id, limit - len(changes), payloads)
         changes += page
         if more:
             following = cursors.Cursor(seq=start_seq, scope=scope, snapshot_after=page[-1]["id"],
@@ -244,7 +247,7 @@ def _snapshot_page(session: Session, actor: User, start_seq: int, entity: str, a
 
 
 def pull(*, session: Session, actor: User, client_id: str, cursor: str | None,
-         schema_version: int, limit: int) -> dict:
+         schema_version: int, limit: int, sections: dict[str, DetailSection] | None = None) -> dict:
     """A page of the actor's scope: a snapshot (cursor null, reset) or the changes since cursor."""
     last_mutation_id = _client_for_pull(session, actor, client_id)
     scope = cursors.scope_of(actor)
@@ -257,7 +260,8 @@ def pull(*, session: Session, actor: User, client_id: str, cursor: str | None,
         start = committed if fresh else position.seq
         entity = "task" if fresh else position.snapshot_entity
         after = 0 if fresh else position.snapshot_after
-        changes, next_cursor, has_more = _snapshot_page(session, actor, start, entity, after, limit, scope)
+        changes, next_cursor, has_more = _snapshot_page(session, actor, start, entity, after, limit, scope,
+                                                        TaskPayloads(session, actor, sections))
         session.commit()
         return {"cursor": next_cursor, "has_more": has_more, "reset": reset,
                 "last_mutation_id": last_mutation_id, "changes": changes}
@@ -276,12 +280,13 @@ def pull(*, session: Session, actor: User, client_id: str, cursor: str | None,
     tasks_now = _tasks_in_scope(session, actor, [i for entity, i in wanted if entity == "task"])
     notifications_now = _notifications_of(session, actor, [i for entity, i in wanted if entity == "notification"])
     changes = []
+    payloads = TaskPayloads(session, actor, sections)
     for (entity, entity_id), op in latest.items():
         if entity == "notification":
             data = notifications_now.get(entity_id)
         else:
             task = tasks_now.get(entity_id)
-            data = TASK_SCHEMA.dump(task) if task is not None else None
+            data = payloads.dump(task) if task is not None else None
         if op == "put" and data is not None:
             changes.append({"entity": entity, "op": "put", "id": entity_id, "data": data})
         else:  # deleted, or no longer in this actor's scope

@@ -5,7 +5,8 @@ from sqlalchemy import select
 from backend import db
 from backend.auth import policy
 from backend.tasks.models import StoreTask
-from backend.tasks.schemas import StoreTaskSchema
+from backend.tasks import sections
+from sync.payloads import TaskPayloads
 from sync.client import PhoneClient
 
 
@@ -24,8 +25,8 @@ def server_view(app, user_id: int) -> dict[int, dict]:
         try:
             user = session.get(User, user_id)
             tasks = session.scalars(select(StoreTask).where(policy.store_scope(user, StoreTask.store_id)))
-            schema = StoreTaskSchema()
-            return {task.id: _normal(schema.dump(task)) for task in tasks}
+            payloads = TaskPayloads(session, user, sections.detail_sections(app))
+            return {task.id: _normal(payloads.dump(task)) for task in tasks}
         finally:
             session.close()
 

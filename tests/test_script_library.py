@@ -177,11 +177,19 @@ def test_task_detail_carries_pairings_and_the_best_script(make, client, runner):
     again = client.get(f"/api/v1/tasks/{task_id}", headers=w.h["clerk1"]).json["recommendations"][0]
     assert "LIP-02" not in [p["sku"] for p in again["pairings"]]
     assert again["script"] == {"id": hq, "text": "先试色，再叠涂唇釉。", "source": "hq"}
-    # Sync pull keeps the task shape (no recommendations there).
+    # Sync pull sends the same shape as the detail, recommendations included (SPEC §11).
     pulled = client.post("/api/v1/sync/pull", json={"client_id": "4b7b1c9e-1111-4f5e-9a0e-000000000001",
                                                     "cursor": None, "schema_version": 1},
                          headers=w.h["clerk1"]).json
-    assert pulled["changes"] and all("recommendations" not in c["data"] for c in pulled["changes"])
+    [synced] = [c["data"] for c in pulled["changes"] if c["entity"] == "task" and c["id"] == task_id]
+    assert synced["recommendations"] == [again]
+    # A pin announces the change: the next pull re-sends the campaign's tasks with it.
+    assert client.post("/api/v1/products/LIP-01/pairings/pins", json={"sku": "SER-01"}, headers=w.h["admin"]).status_code == 200
+    later = client.post("/api/v1/sync/pull", json={"client_id": "4b7b1c9e-1111-4f5e-9a0e-000000000001",
+                                                   "cursor": pulled["cursor"], "schema_version": 1},
+                        headers=w.h["clerk1"]).json
+    [resent] = [c["data"] for c in later["changes"] if c["entity"] == "task" and c["id"] == task_id]
+    assert resent["recommendations"][0]["pairings"][0]["sku"] == "SER-01"
 
 
 def test_recommendations_for_task_is_cheap_and_tolerates_missing_data(make, app):
