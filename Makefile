@@ -42,6 +42,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.claims
 	$(BIN)/python -m bench.sync
 	$(BIN)/python -m bench.pairings
+	$(BIN)/python -m bench.notify
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache
