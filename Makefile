@@ -21,8 +21,9 @@ $(ASSETS): package.json package-lock.json
 
 # After changing console texts: refresh the zh_CN catalog, then fill in its empty msgstr lines.
 translations: $(STAMP)
-	$(BIN)/pybabel extract -F backend/console/babel.cfg --no-location -o /tmp/zhida-console.pot .
-	$(BIN)/pybabel update -i /tmp/zhida-console.pot -d backend/console/translations --no-location --no-fuzzy-matching
+	mkdir -p instance
+	$(BIN)/pybabel extract -F backend/console/babel.cfg --no-location -o instance/messages.pot .
+	$(BIN)/pybabel update -i instance/messages.pot -d backend/console/translations --no-location --no-fuzzy-matching
 
 # Chinese text on printed QR sheets needs a CJK TrueType font (Debian: fonts-wqy-zenhei).
 fonts:

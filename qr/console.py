@@ -1,4 +1,4 @@
-"""The console's QR sheet download: the printable sheets of the QR service, for a signed-in manager."""
+"""The console's QR sheet download: the QR service's printable sheets, for signed-in managers."""
 
 from flask import request
 

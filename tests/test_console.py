@@ -141,10 +141,10 @@ def test_clerks_get_the_not_for_clerks_page(make, client, world):
     before = row_counts(make)
     for method, path, _roles in PAGES:
         url = concrete(path, world)
-        response = client.open(url, method=method, data={"csrf_token": token, "decision": "approve"})
+        response = client.open(url, method=method,
+                               data={"csrf_token": token, "decision": "approve"})
         assert response.status_code == 403, (method, url, response.status_code)
-        assert "phone app" in response.get_data(as_text=True) or "手机应用" in response.get_data(
-            as_text=True), (method, url)
+        assert "手机应用" in response.get_data(as_text=True), (method, url)
     assert row_counts(make) == before
 
 
@@ -248,9 +248,11 @@ def test_a_deactivated_user_is_signed_out(make, client, world):
 
 def test_redirect_after_sign_in_stays_on_this_site(client, world):
     for target, expected in [("/console/reviews", "/console/reviews"),
-                             ("https://evil.example/x", "/console/"), ("//evil.example", "/console/")]:
-        response = client.post("/console/login", data={"csrf_token": csrf_token(client), "next": target,
-                                                        "username": "sup_east", "password": PASSWORD})
+                             ("https://evil.example/x", "/console/"),
+                             ("//evil.example", "/console/")]:
+        response = client.post("/console/login", data={
+            "csrf_token": csrf_token(client), "next": target, "username": "sup_east",
+            "password": PASSWORD})
         assert response.location == expected
 
 
@@ -310,7 +312,8 @@ def test_hq_creates_edits_and_publishes_a_campaign_through_the_forms(make, clien
     assert 'data-stores="1"' in count and "EAST 1" in count
     assert 'data-stores="3"' in client.get(
         "/console/campaigns/targeting-count?regions=EAST&stores=S002").get_data(as_text=True)
-    assert 'data-stores="0"' in client.get("/console/campaigns/targeting-count").get_data(as_text=True)
+    empty = client.get("/console/campaigns/targeting-count").get_data(as_text=True)
+    assert 'data-stores="0"' in empty
     unknown = client.get("/console/campaigns/targeting-count?regions=MARS").get_data(as_text=True)
     assert "MARS" in unknown
 
@@ -360,12 +363,13 @@ def test_supervisor_reviews_from_the_queue_and_sees_the_rate(make, client, world
                            data={"csrf_token": token, "decision": "approve"})
     assert approved.status_code == 302 and task_status(make, world.task_id) == "approved"
 
-    dashboard = client.get(f"/console/dashboard?campaign={world.campaign.id}").get_data(as_text=True)
+    campaign = world.campaign.id
+    dashboard = client.get(f"/console/dashboard?campaign={campaign}").get_data(as_text=True)
     # S001 has two tasks (Display approved, Price check open): 50 %.
     row = re.search(r'<tr data-group="S001">.*?</tr>', dashboard, re.S).group(0)
     assert '<td class="completion">50.0%</td>' in row
     assert 'data-group="S002"' not in dashboard
-    csv_text = client.get(f"/console/dashboard.csv?campaign={world.campaign.id}").get_data(as_text=True)
+    csv_text = client.get(f"/console/dashboard.csv?campaign={campaign}").get_data(as_text=True)
     lines = csv_text.splitlines()
     assert lines[0].startswith("group,tasks,claimed,submitted,approved")
     assert [line.split(",")[0] for line in lines[1:]] == ["S001", "S003"]

@@ -146,7 +146,8 @@ def test_publish_claim_submit_approve_in_a_real_browser(make, live_server, chrom
     page.locator("#targeting-count [data-stores='2']").wait_for()
     page.fill("input[name='tasks-0-title']", "端架陈列 End-cap display")
     page.fill("textarea[name='tasks-0-instructions']", "按陈列图摆放 Follow the planogram")
-    page.fill("textarea[name='tasks-0-checklist']", "shelf: 货架到位 Shelf set\nposter: 海报 Poster up")
+    page.fill("textarea[name='tasks-0-checklist']",
+              "shelf: 货架到位 Shelf set\nposter: 海报 Poster up")
     page.fill("input[name='tasks-0-photos']", "1")
     page.fill("input[name='tasks-0-due_in_hours']", "48")
     page.check("input[name='tasks-0-observed_price']")
@@ -189,7 +190,8 @@ def test_publish_claim_submit_approve_in_a_real_browser(make, live_server, chrom
     submitted = api(base, "POST", f"/tasks/{task_id}/submit", clerk, json={
         "checklist": {"shelf": True, "poster": True}, "photos": [sha],
         "observed_prices": {"LIP-01": 159.0}, "note": "端架已完成 done"})
-    assert submitted.status_code == 200 and submitted.json()["status"] == "submitted", submitted.text
+    assert submitted.status_code == 200, submitted.text
+    assert submitted.json()["status"] == "submitted"
 
     # ---- the supervisor of EAST, in English ---------------------------------------------------
     supervisor = chromium.new_context(locale="en-US", viewport=LAPTOP)

@@ -27,7 +27,7 @@ def _words(text: str | None) -> list[str]:
 
 
 def _instant(value: str | None, timezone: ZoneInfo):
-    """A datetime-local value read in the console's timezone; anything else goes to the schema as is."""
+    """A datetime-local value read in the console's timezone; anything else goes to the schema."""
     if not value:
         return None
     try:
@@ -38,7 +38,7 @@ def _instant(value: str | None, timezone: ZoneInfo):
 
 
 def _prices(text: str | None) -> dict | str:
-    """'SKU=159.0' per line (or comma separated) to {sku: price}; a malformed line is kept for the schema."""
+    """'SKU=159.0' per line (or comma separated) to {sku: price}; malformed prices go to the schema."""
     prices = {}
     for entry in re.split(r"[\n,，]+", text or ""):
         if not entry.strip():
@@ -148,7 +148,7 @@ def load_new_campaign(form: MultiDict, timezone: ZoneInfo) -> tuple[dict | None,
 
 
 def load_campaign_changes(form: MultiDict, timezone: ZoneInfo) -> tuple[dict | None, dict]:
-    """(changes for update_campaign, {}) or (None, field errors); the version comes from the form."""
+    """(changes for update_campaign, {}) or (None, field errors); the form carries the version."""
     body = campaign_body(form, timezone, with_code=False)
     body["version"] = _number(form.get("version"))
     try:

@@ -23,7 +23,7 @@ from backend.console import forms, pages
 from backend.console.i18n import LANGUAGE_COOKIE, LANGUAGES
 from backend.console.web import console_blueprint, error_sentence, render, safe_next
 from backend.db import utcnow
-from backend.errors import Conflict, DomainError, Unauthorized, ValidationFailed
+from backend.errors import Conflict, DomainError, ValidationFailed
 from backend.tasks import blobs
 from backend.tasks import service as tasks
 
@@ -41,7 +41,8 @@ def _timezone() -> ZoneInfo:
 
 def _form_page(form, errors: dict, status: int, campaign=None):
     return render("campaign_form.html", status, form=form, errors=errors, campaign=campaign,
-                  kinds=TASK_KINDS, task_indexes=forms.task_indexes(form), timezone=current_app.config["CONSOLE_TIMEZONE"],
+                  kinds=TASK_KINDS, task_indexes=forms.task_indexes(form),
+                  timezone=current_app.config["CONSOLE_TIMEZONE"],
                   **pages.campaign_form_choices(session=db.session(), actor=current_user()))
 
 
@@ -58,7 +59,8 @@ def _service_errors(exc: DomainError) -> dict:
 def asset(package, filename):
     """A file of an npm-installed browser library (htmx, Chart.js, Pico CSS)."""
     if package not in ASSET_PACKAGES:
-        return render("error.html", 404, status=404, error="not_found", message=gettext("Not found."))
+        return render("error.html", 404, status=404, error="not_found",
+                      message=gettext("Not found."))
     folder = Path(current_app.config["CONSOLE_ASSETS_DIR"]) / ASSET_PACKAGES[package]
     return send_from_directory(folder, filename, max_age=86400)
 
@@ -83,8 +85,8 @@ def login():
     try:
         user = auth.authenticate(session=db.session(), username=username,
                                  password=request.form.get("password", ""))
-    except (Unauthorized, DomainError) as exc:
-        return render("login.html", 401 if isinstance(exc, Unauthorized) else exc.status_code,
+    except DomainError as exc:
+        return render("login.html", exc.status_code,
                       next_page=next_page, username=username,
                       error=error_sentence(exc.error, exc.message))
     policy.start_session(user)
@@ -167,7 +169,8 @@ def targeting_count():
                                           targeting=forms.targeting_body(request.args),
                                           templates=templates)
     except ValidationFailed as exc:
-        return render("_targeting_count.html", preview=None, errors=forms.flatten_errors(exc.errors))
+        return render("_targeting_count.html", preview=None,
+                      errors=forms.flatten_errors(exc.errors))
     return render("_targeting_count.html", preview=preview, errors={})
 
 
@@ -262,7 +265,8 @@ def task_review(task_id):
         return redirect(url_for("console.task_detail", task_id=task_id))
     try:
         task = tasks.review(session=db.session(), actor=current_user(), task_id=task_id,
-                            decision=decision, comment=request.form.get("comment", "").strip()[:2000])
+                            decision=decision,
+                            comment=request.form.get("comment", "").strip()[:2000])
     except (ValidationFailed, Conflict) as exc:
         flash(error_sentence(exc.error, exc.message), "error")
         return redirect(url_for("console.task_detail", task_id=task_id))
