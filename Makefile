@@ -23,7 +23,7 @@ $(ASSETS): package.json package-lock.json
 translations: $(STAMP)
 	mkdir -p instance
 	$(BIN)/pybabel extract -F backend/console/babel.cfg --no-location -o instance/messages.pot .
-	$(BIN)/pybabel update -i instance/messages.pot -d backend/console/translations --no-location --no-fuzzy-matching
+	$(BIN)/pybabel update -i instance/messages.pot -d backend/console/translations --no-fuzzy-matching --width 100
 
 # Chinese text on printed QR sheets needs a CJK TrueType font (Debian: fonts-wqy-zenhei).
 fonts:
