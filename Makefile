@@ -3,15 +3,27 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The console's browser libraries (htmx, Chart.js, Pico CSS) come from npm: package-lock.json pins them.
+ASSETS := node_modules/.package-lock.json
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test test-sqlite bench fonts clean
+.PHONY: run test test-sqlite bench fonts translations clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $(STAMP)
+
+$(ASSETS): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $(ASSETS)
+
+# After changing console texts: refresh the zh_CN catalog, then fill in its empty msgstr lines.
+translations: $(STAMP)
+	mkdir -p instance
+	$(BIN)/pybabel extract -F backend/console/babel.cfg --no-location -o instance/messages.pot .
+	$(BIN)/pybabel update -i instance/messages.pot -d backend/console/translations --no-fuzzy-matching --width 100
 
 # Chinese text on printed QR sheets needs a CJK TrueType font (Debian: fonts-wqy-zenhei).
 fonts:
@@ -20,13 +32,14 @@ fonts:
 			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-wqy-zenhei >/dev/null || true; \
 		else echo "tip: apt-get install fonts-wqy-zenhei for Chinese text on QR sheets"; fi; }
 
-run: $(STAMP) fonts
+run: $(STAMP) $(ASSETS) fonts
 	$(BIN)/flask --app wsgi db upgrade
 	$(BIN)/flask --app wsgi seed demo
 	@echo "API: http://$(HOST):$(PORT)/api/v1  docs: http://$(HOST):$(PORT)/api/docs"
+	@echo "Console: http://$(HOST):$(PORT)/console  (sign in with a demo login above)"
 	ZHIDA_INPROCESS_WORKER=1 $(BIN)/flask --app wsgi run --host $(HOST) --port $(PORT)
 
-test: $(STAMP)
+test: $(STAMP) $(ASSETS)
 	@if ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then \
 		echo "Running the suite on SQLite and PostgreSQL"; \
 	else \
@@ -34,7 +47,7 @@ test: $(STAMP)
 	fi
 	$(BIN)/pytest -q -n 2 -rs $(PYTEST_ARGS)
 
-test-sqlite: $(STAMP)
+test-sqlite: $(STAMP) $(ASSETS)
 	$(BIN)/pytest -q -k "not postgresql" $(PYTEST_ARGS)
 
 bench: $(STAMP)
@@ -45,4 +58,4 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.notify
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache
+	rm -rf $(VENV) instance .pytest_cache node_modules test-artifacts

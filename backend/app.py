@@ -113,6 +113,14 @@ def create_app(test_config: dict | None = None) -> Flask:
     from backend.tasks.sections import add_detail_section
     from recommend.library import recommendations_for_task
     add_detail_section(app, "recommendations", recommendations_for_task)
+    # The web console: server-rendered pages on plain blueprints, so not in the OpenAPI spec.
+    from backend.console.i18n import init_i18n
+    from backend.console.routes import bp as console_bp
+    from qr.console import bp as console_qr_bp
+
+    init_i18n(app)
+    app.register_blueprint(console_bp)
+    app.register_blueprint(console_qr_bp)
 
     register_error_handlers(app)
     _limit_body_size(app)

@@ -62,8 +62,23 @@ def load_config(overrides: dict | None = None) -> dict:
                                      env.get("ZHIDA_SCRIPT_BANNED_WORDS", "").split(",")
                                      if word.strip()),
     }
+    config.update({
+        # The web console's session cookie: never readable by scripts, not sent on cross-site
+        # form posts, and HTTPS-only in production (below).
+        "SESSION_COOKIE_NAME": "zhida_console",
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "PERMANENT_SESSION_LIFETIME": int(env.get("CONSOLE_SESSION_SECONDS", str(12 * 3600))),
+        # Form tokens live as long as the console session they belong to.
+        "WTF_CSRF_TIME_LIMIT": None,
+        # Where `npm ci` puts the console's browser libraries (package.json at the project root).
+        "CONSOLE_ASSETS_DIR": env.get("CONSOLE_ASSETS_DIR", str(PROJECT_ROOT / "node_modules")),
+        # Campaign dates typed in the console are read in this timezone.
+        "CONSOLE_TIMEZONE": env.get("CONSOLE_TIMEZONE", "Asia/Shanghai"),
+    })
     if overrides:
         config.update(overrides)
+    config.setdefault("SESSION_COOKIE_SECURE", config["ENV_NAME"] == "production")
     if config["ENV_NAME"] == "production" and config["SECRET_KEY"] == DEFAULT_SECRET_KEY:
         raise ConfigError("SECRET_KEY must be set in production (ZHIDA_ENV=production)")
     return config

@@ -8,16 +8,17 @@ from __future__ import annotations
 
 import functools
 
-from flask import current_app, g, request
+from flask import current_app, g, request, session
 from sqlalchemy import ColumnElement, false, select, true
 
 from backend import db
 from backend.auth.tokens import InvalidAccessToken, read_access_token
 from backend.errors import Forbidden, Unauthorized
-from backend.org.models import ROLES, Store, User
+from backend.org.models import ROLES, Region, Store, User
 
 HQ, SUPERVISOR, CLERK = "hq_admin", "supervisor", "clerk"
 ANY_ROLE = ROLES
+SESSION_USER_KEY = "user_id"
 
 
 def _authenticate() -> User:
@@ -36,8 +37,22 @@ def _authenticate() -> User:
     return user
 
 
-def allow(*roles: str):
-    """Decorate a view: authenticate the caller and admit only these roles."""
+def signed_in_user() -> User | None:
+    """The active user of the console session cookie, if any."""
+    user_id = session.get(SESSION_USER_KEY)
+    user = db.session().get(User, user_id) if isinstance(user_id, int) else None
+    return user if user is not None and user.active else None
+
+
+def _authenticate_session() -> User:
+    user = signed_in_user()
+    if user is None:
+        raise Unauthorized("Sign in to the console.", error="not_signed_in")
+    return user
+
+
+def _admitting(roles: tuple[str, ...], authenticate):
+    """A view decorator: authenticate, then admit only these roles."""
     unknown = set(roles) - set(ROLES)
     if unknown or not roles:
         raise ValueError(f"unknown roles {unknown}")
@@ -45,7 +60,7 @@ def allow(*roles: str):
     def decorator(view):
         @functools.wraps(view)
         def wrapper(*args, **kwargs):
-            user = _authenticate()
+            user = authenticate()
             if user.role not in roles:
                 raise Forbidden(f"The role '{user.role}' may not do this.", error="forbidden_role")
             g.current_user = user
@@ -55,6 +70,28 @@ def allow(*roles: str):
         return wrapper
 
     return decorator
+
+
+def allow(*roles: str):
+    """Decorate an API view: authenticate the bearer token and admit only these roles."""
+    return _admitting(roles, _authenticate)
+
+
+def allow_signed_in(*roles: str):
+    """Decorate a console page: authenticate the session cookie and admit only these roles."""
+    return _admitting(roles, _authenticate_session)
+
+
+def start_session(user: User) -> None:
+    """Sign the user in to the console: a fresh session (no fixation), one user id in it."""
+    session.clear()
+    session.permanent = True
+    session[SESSION_USER_KEY] = user.id
+
+
+def end_session() -> None:
+    """Sign out of the console."""
+    session.clear()
 
 
 def public(view):
@@ -114,6 +151,13 @@ def ensure_store_in_scope(user: User, store: Store) -> None:
     """Raise 403 out_of_scope unless the user may see the store."""
     if not can_see_store(user, store):
         raise Forbidden(f"Store {store.code} is outside your scope.", error="out_of_scope")
+
+
+def ensure_region_in_scope(user: User, region: Region) -> None:
+    """Raise 403 out_of_scope unless the user is HQ or a supervisor of the region."""
+    if user.role == HQ or (user.role == SUPERVISOR and region.id in user.region_ids):
+        return
+    raise Forbidden(f"Region {region.code} is outside your scope.", error="out_of_scope")
 
 
 def ensure_can_manage_store(user: User, store: Store) -> None:

@@ -49,13 +49,19 @@ def _issue(session: Session, user: User, settings: TokenSettings, family_id: str
                         expires_in=settings.access_ttl, user=user)
 
 
-def login(*, session: Session, settings: TokenSettings, username: str, password: str) -> IssuedTokens:
-    """Check the password and start a new refresh-token family."""
+def authenticate(*, session: Session, username: str, password: str) -> User:
+    """The active user with this password (API login and console sign-in alike)."""
     user = session.scalar(select(User).where(User.username == username))
     if not verify_password(user.password_hash if user else None, password) or user is None:
         raise Unauthorized("Wrong username or password.", error="invalid_credentials")
     if not user.active:
         raise Forbidden("This account is deactivated.", error="account_inactive")
+    return user
+
+
+def login(*, session: Session, settings: TokenSettings, username: str, password: str) -> IssuedTokens:
+    """Check the password and start a new refresh-token family."""
+    user = authenticate(session=session, username=username, password=password)
     issued = _issue(session, user, settings, str(uuid.uuid4()), utcnow())
     session.commit()
     return issued

@@ -1,0 +1,139 @@
+"""What every console blueprint shares: CSRF on form posts, HTML error pages, template context."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from flask_babel import get_locale, gettext, refresh
+from flask_wtf.csrf import generate_csrf, validate_csrf
+from werkzeug.exceptions import HTTPException
+from wtforms.validators import ValidationError
+
+from backend.auth import policy
+from backend.console.i18n import LANGUAGES
+from backend.errors import DomainError, Forbidden, Unauthorized
+
+UNSAFE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+
+# Error codes whose sentence the console shows in the page's language; others show the
+# service's own (English) message.
+ERROR_SENTENCES = {
+    "invalid_credentials": lambda: gettext("Wrong username or password."),
+    "account_inactive": lambda: gettext("This account is deactivated."),
+    "out_of_scope": lambda: gettext("This is outside your region."),
+    "forbidden_role": lambda: gettext("Your role may not open this page."),
+    "not_found": lambda: gettext("Not found."),
+    "csrf_failed": lambda: gettext("The form expired or did not come from this console. "
+                                   "Reload the page and try again."),
+    "campaign_not_publishable": lambda: gettext("This campaign cannot be published any more."),
+    "no_targeted_stores": lambda: gettext("The targeting selects no store."),
+    "version_conflict": lambda: gettext("Someone else changed this meanwhile. "
+                                        "Reload the page and try again."),
+    "campaign_published": lambda: gettext("Only draft campaigns can be edited here."),
+    "already_exists": lambda: gettext("That code is already taken."),
+    "invalid_transition": lambda: gettext("That step is not possible in the task's current state."),
+}
+
+
+def _labels() -> dict[str, str]:
+    """Display names of roles, statuses and task kinds in the page's language."""
+    return {
+        "hq_admin": gettext("HQ admin"), "supervisor": gettext("Supervisor"),
+        "clerk": gettext("Clerk"),
+        "draft": gettext("draft"), "scheduled": gettext("scheduled"), "live": gettext("live"),
+        "closed": gettext("closed"), "cancelled": gettext("cancelled"), "open": gettext("open"),
+        "claimed": gettext("claimed"), "in_progress": gettext("in progress"),
+        "submitted": gettext("submitted"), "approved": gettext("approved"),
+        "approve": gettext("approved"), "reject": gettext("rejected"),
+        "display_setup": gettext("Display setup"), "price_check": gettext("Price check"),
+        "product_push": gettext("Product push"), "photo_audit": gettext("Photo audit"),
+        "training": gettext("Training"), "other": gettext("Other"),
+    }
+
+
+def percent(rate: float | None) -> str:
+    """A rate as a percentage with one decimal, or a dash when there is nothing to divide."""
+    return "—" if rate is None else f"{rate * 100:.1f}%"
+
+
+def error_sentence(error: str, fallback: str) -> str:
+    """The user-facing sentence for a stable error code."""
+    sentence = ERROR_SENTENCES.get(error)
+    return sentence() if sentence else fallback
+
+
+def safe_next(target: str | None, default: str) -> str:
+    """A redirect target on this site only (a path), never another host."""
+    if not target:
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") \
+            or "\\" in target:
+        return default
+    return target
+
+
+def render(template: str, http_status: int = 200, /, **context):
+    """Render a console page with an HTTP status."""
+    return render_template(f"console/{template}", **context), http_status
+
+
+def _error_page(status: int, error: str, message: str):
+    return render("error.html", status, status=status, error=error,
+                  message=error_sentence(error, message))
+
+
+def _forget_cached_request_state():
+    """flask-wtf and flask-babel cache the token and the language in g; an app context that
+    outlives one request (a test or a job holding one open) must not reuse another request's."""
+    g.pop("csrf_token", None)
+    refresh()
+
+
+def _check_csrf():
+    """Every state-changing console request carries the session's CSRF token."""
+    if request.method not in UNSAFE_METHODS:
+        return None
+    token = request.form.get("csrf_token") or request.headers.get("X-CSRF-Token")
+    try:
+        validate_csrf(token)
+    except ValidationError as exc:
+        return _error_page(400, "csrf_failed", str(exc))
+    return None
+
+
+def _handle_domain_error(exc: DomainError):
+    if isinstance(exc, Unauthorized) and exc.error == "not_signed_in":
+        flash(gettext("Please sign in."), "info")
+        path = request.full_path if request.method == "GET" else None
+        return redirect(url_for("console.login", next=path.rstrip("?") if path else None))
+    if isinstance(exc, Forbidden) and exc.error == "forbidden_role":
+        user = policy.signed_in_user()
+        if user is not None and user.role == policy.CLERK:
+            return render("clerk.html", 403, user=user)
+    return _error_page(exc.status_code, exc.error, exc.message)
+
+
+def _handle_http_error(exc: HTTPException):
+    return _error_page(exc.code or 500, "http_error", exc.description or exc.name)
+
+
+def _template_context() -> dict:
+    labels = _labels()
+    locale = get_locale()
+    return {"csrf_token": generate_csrf, "languages": LANGUAGES,
+            "language": "en" if locale is not None and locale.language == "en" else "zh_CN",
+            "me": g.get("current_user"),
+            "label": lambda value: labels.get(value, value), "percent": percent}
+
+
+def console_blueprint(name: str, import_name: str, **kwargs) -> Blueprint:
+    """A blueprint under /console with CSRF checks, HTML error pages and the console context."""
+    blueprint = Blueprint(name, import_name, url_prefix="/console", **kwargs)
+    blueprint.before_request(_forget_cached_request_state)
+    blueprint.before_request(_check_csrf)
+    blueprint.register_error_handler(DomainError, _handle_domain_error)
+    blueprint.register_error_handler(HTTPException, _handle_http_error)
+    blueprint.context_processor(_template_context)
+    return blueprint
