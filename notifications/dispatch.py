@@ -8,6 +8,7 @@ expire; the deliveries are then sent again (at least once: nothing is lost).
 
 from __future__ import annotations
 
+import concurrent.futures
 import datetime as dt
 import random
 from dataclasses import dataclass, field
@@ -106,82 +107,133 @@ _COLUMNS = (Delivery.id.label("delivery_id"), Delivery.attempts, Device.id.label
             Notification.task_id, Notification.campaign_id, Notification.store_id, Notification.params)
 
 
-def deliver_batch(session_factory: Callable[[], Session], transport, *, worker_id: str,
-                  settings: DispatchSettings, now: Callable[[], dt.datetime] = utcnow) -> dict[str, int]:
-    """One lease → send → record round; returns counts per outcome (empty when nothing is due)."""
+@dataclass
+class Prepared:
+    """A leased batch, built and ready to send, and what was already decided without sending."""
+
+    batch: list[tuple[Target, dict]]
+    rows: list
+    counts: dict[str, int]
+
+    def count(self, what: str, n: int = 1) -> None:
+        self.counts[what] = self.counts.get(what, 0) + n
+
+
+def _held_back(row, worker_id: str, state: str, attempts: int, next_at: dt.datetime, error) -> dict:
+    return {"b_id": row.delivery_id, "b_owner": worker_id, "b_state": state, "b_attempts": attempts,
+            "b_next": next_at, "b_sent_at": None, "b_message_id": None, "b_payload": None, "b_error": error}
+
+
+def prepare(session_factory: Callable[[], Session], *, worker_id: str, settings: DispatchSettings,
+            now: Callable[[], dt.datetime] = utcnow) -> Prepared | None:
+    """Lease due deliveries and build their messages; deferrals and dead addresses are settled
+    here. None when nothing is due."""
     with session_factory() as session:
         ids = lease(session, worker_id=worker_id, now=now(), limit=settings.batch_size,
                     lease_seconds=settings.lease_seconds)
     if not ids:
-        return {}
-    counts: dict[str, int] = {}
-
-    def count(what: str, n: int = 1) -> None:
-        counts[what] = counts.get(what, 0) + n
-
+        return None
+    prepared = Prepared(batch=[], rows=[], counts={})
     with session_factory() as session:
         # Plain rows, not ORM objects: a batch is read once and settled with one executemany.
         rows = session.execute(select(*_COLUMNS).join(Device, Device.id == Delivery.device_id)
                                .join(Notification, Notification.id == Delivery.notification_id)
                                .where(Delivery.id.in_(ids)).order_by(Delivery.id)).all()
         started = now()
-        batch, sending, held_back = [], [], []
+        held_back = []
         facts = contents.Facts(session, default_timezone=settings.default_timezone)
         facts.preload(rows)
         for row in rows:
             quiet_until = (settings.quiet_hours.release_time(started, facts.timezone_of(row))
                            if settings.quiet_hours else None)
             if row.push_token is None:  # dropped meanwhile: nothing to send to
-                held_back.append({"b_id": row.delivery_id, "b_owner": worker_id, "b_state": "dead",
-                                  "b_attempts": row.attempts, "b_next": started, "b_sent_at": None,
-                                  "b_message_id": None, "b_payload": None,
-                                  "b_error": "device has no push address"})
-                count("dead")
+                held_back.append(_held_back(row, worker_id, "dead", row.attempts, started,
+                                            "device has no push address"))
+                prepared.count("dead")
             elif quiet_until is not None:  # quiet hours defer, never drop; not an attempt
-                held_back.append({"b_id": row.delivery_id, "b_owner": worker_id, "b_state": "pending",
-                                  "b_attempts": row.attempts - 1, "b_next": quiet_until, "b_sent_at": None,
-                                  "b_message_id": None, "b_payload": None, "b_error": None})
-                count("deferred")
+                held_back.append(_held_back(row, worker_id, "pending", row.attempts - 1, quiet_until, None))
+                prepared.count("deferred")
             else:
                 message = build_push(facts.push_content(row, row.locale))
-                batch.append((Target(row.push_token, row.token_kind), message))
-                sending.append(row)
+                prepared.batch.append((Target(row.push_token, row.token_kind), message))
+                prepared.rows.append(row)
         if held_back:
             session.execute(_SETTLE, held_back)
-        session.commit()  # end the read transaction before the network wait
-        if not batch:
-            return counts
-        outcomes = transport.send(batch)
-        finished = now()
-        settled, dropped = [], []
-        keep_payload = getattr(transport, "keeps_payload", True)
-        for row, (_, message), outcome in zip(sending, batch, outcomes):
-            what, values = _settlement(row, outcome, message if keep_payload else None, finished, settings)
-            settled.append({**values, "b_owner": worker_id})
-            if outcome.drop_token:
-                dropped.append((row.device_id, outcome.error))
-            count(what)
+        session.commit()  # no transaction stays open during the network wait
+    return prepared
+
+
+def settle(session_factory: Callable[[], Session], prepared: Prepared, outcomes: list[Outcome], *,
+           worker_id: str, settings: DispatchSettings, keep_payload: bool,
+           now: Callable[[], dt.datetime] = utcnow) -> dict[str, int]:
+    """Record every provider answer of a sent batch; returns the batch's counts."""
+    finished = now()
+    settled, dropped = [], []
+    for row, (_, message), outcome in zip(prepared.rows, prepared.batch, outcomes):
+        what, values = _settlement(row, outcome, message if keep_payload else None, finished, settings)
+        settled.append({**values, "b_owner": worker_id})
+        if outcome.drop_token:
+            dropped.append((row.device_id, outcome.error))
+        prepared.count(what)
+    with session_factory() as session:
         # A delivery whose lease expired meanwhile belongs to another worker: the lease_owner
         # condition leaves it to them.
         session.execute(_SETTLE, settled)
         _drop_tokens(session, dropped, finished)
         session.commit()
-    return counts
+    return prepared.counts
+
+
+def deliver_batch(session_factory: Callable[[], Session], transport, *, worker_id: str,
+                  settings: DispatchSettings, now: Callable[[], dt.datetime] = utcnow) -> dict[str, int]:
+    """One lease → send → record round; returns counts per outcome (empty when nothing is due)."""
+    prepared = prepare(session_factory, worker_id=worker_id, settings=settings, now=now)
+    if prepared is None:
+        return {}
+    if not prepared.batch:
+        return prepared.counts
+    return settle(session_factory, prepared, transport.send(prepared.batch), worker_id=worker_id,
+                  settings=settings, keep_payload=getattr(transport, "keeps_payload", True), now=now)
+
+
+def _add(totals: dict[str, int], counts: dict[str, int]) -> None:
+    for key, value in counts.items():
+        totals[key] = totals.get(key, 0) + value
 
 
 def drain(session_factory: Callable[[], Session], transport, *, worker_id: str,
           settings: DispatchSettings, now: Callable[[], dt.datetime] = utcnow,
           max_batches: int | None = None) -> dict[str, int]:
-    """Deliver batches until nothing is due; returns the summed counts."""
+    """Deliver batches until nothing is due; returns the summed counts.
+
+    Pipelined: while one batch is on the network (a sender thread), the next one is leased and
+    built, and the previous one settled — the database work hides behind the provider's latency.
+    """
     totals: dict[str, int] = {}
+    keep_payload = getattr(transport, "keeps_payload", True)
     batches = 0
-    while max_batches is None or batches < max_batches:
-        counts = deliver_batch(session_factory, transport, worker_id=worker_id, settings=settings, now=now)
-        if not counts or set(counts) == {"deferred"}:
-            for key, value in counts.items():
-                totals[key] = totals.get(key, 0) + value
-            break
-        for key, value in counts.items():
-            totals[key] = totals.get(key, 0) + value
-        batches += 1
+
+    def next_batch() -> Prepared | None:
+        nonlocal batches
+        while max_batches is None or batches < max_batches:
+            prepared = prepare(session_factory, worker_id=worker_id, settings=settings, now=now)
+            if prepared is None:
+                return None
+            batches += 1
+            if prepared.batch:
+                return prepared
+            _add(totals, prepared.counts)  # all deferred or dead: nothing to send
+            if set(prepared.counts) == {"deferred"}:
+                return None  # what is due now is quiet-hours mail: stop until later
+        return None
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="push-send") as sender:
+        current = next_batch()
+        while current is not None:
+            in_flight = sender.submit(transport.send, current.batch)
+            following = next_batch()
+            outcomes = in_flight.result()
+            _add(totals, settle(session_factory, current, outcomes, worker_id=worker_id,
+                                settings=settings, keep_payload=keep_payload, now=now))
+            current = following
     return totals
