@@ -73,21 +73,24 @@ def generate_scripts(*, session: Session, generator: ScriptGenerator | None = No
     rows = []
     try:
         for product in products:
-            campaign = campaign_of.get(product.sku)
-            promo = (campaign.promo_prices or {}).get(product.sku) if campaign else None
-            facts = scripts.ProductFacts(
-                name=product.name, category=product.category, price=float(product.price),
-                promo_price=float(promo) if promo is not None else None,
-                pairs=[partner["name"] for partner in partners.get(product.id, [])],
-                brand=product.brand or "", campaign_title=campaign.title if campaign else None)
-            campaign_id = campaign.id if campaign else None
-            for locale in scripts.LOCALES:
-                if (product.id, locale, campaign_id) in have:
-                    continue
-                texts, source = generator.candidates(facts, locale, use_llm=campaign is not None)
-                rows.extend({"product_id": product.id, "campaign_id": campaign_id, "locale": locale,
-                             "text": text, "source": source, "status": "approved", "uses": 0,
-                             "conversions": 0, "dismissals": 0, "created_at": now} for text in texts)
+            featured_by = campaign_of.get(product.sku)
+            pairs = [partner["name"] for partner in partners.get(product.id, [])]
+            # Every product gets general scripts (any campaign may feature it later); a product a
+            # running campaign features also gets that campaign's, quoting its promo price.
+            for campaign in [None] + ([featured_by] if featured_by else []):
+                promo = (campaign.promo_prices or {}).get(product.sku) if campaign else None
+                facts = scripts.ProductFacts(
+                    name=product.name, category=product.category, price=float(product.price),
+                    promo_price=float(promo) if promo is not None else None, pairs=pairs,
+                    brand=product.brand or "", campaign_title=campaign.title if campaign else None)
+                campaign_id = campaign.id if campaign else None
+                for locale in scripts.LOCALES:
+                    if (product.id, locale, campaign_id) in have:
+                        continue
+                    texts, source = generator.candidates(facts, locale, use_llm=campaign is not None)
+                    rows.extend({"product_id": product.id, "campaign_id": campaign_id, "locale": locale,
+                                 "text": text, "source": source, "status": "approved", "uses": 0,
+                                 "conversions": 0, "dismissals": 0, "created_at": now} for text in texts)
     finally:
         generator.close()
     if rows:

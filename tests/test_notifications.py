@@ -228,3 +228,17 @@ def test_mark_read_through_sync_reaches_the_users_other_phone(make, client):
     assert results[2]["error"] == "unknown_notification"
     b.pull()
     assert b.view("notification")[notification_id]["read_at"] is not None
+
+
+def test_a_new_campaign_after_training_pushes_a_general_script(make, client, runner):
+    """Training writes general scripts for every product, so a campaign published later (with
+    no scripts of its own yet) still sends one."""
+    from tests.test_pairings import sales_csv, seed_catalog
+    w = seed_catalog(make)
+    client.post("/api/v1/sales/import", data=sales_csv().encode(), content_type="text/csv",
+                headers=w.h["admin"])
+    assert runner.invoke(args=["recommend", "train"]).exit_code == 0
+    later = make.campaign(w.admin, "LATER", featured_skus=["LIP-01"], targeting={"stores": ["S001"]})
+    item = next(i for i in inbox(client, w.h["clerk1"])["items"] if i["campaign_id"] == later.id)
+    assert item["script"] and "159" not in item["script"]  # not D11's promo price
+    assert item["pairing_skus"] and item["pairing_skus"][0] == "LIP-02"

@@ -31,15 +31,18 @@ def test_ranking_changes_after_conversion_feedback(make, client, runner):
     trained = runner.invoke(args=["recommend", "train"])
     assert trained.exit_code == 0 and '"scripts_generated"' in trained.output
     listed = client.get("/api/v1/scripts?sku=LIP-01", headers=w.h["clerk1"]).json
-    assert len(listed) == 2 and {s["source"] for s in listed} == {"generated"}
+    # two general scripts and two for the running campaign D11 (which quote its promo price)
+    assert len(listed) == 4 and {s["source"] for s in listed} == {"generated"}
+    assert sorted(s["campaign_id"] or 0 for s in listed) == [0, 0, w.campaign.id, w.campaign.id]
     assert all("Product LIP-02" in s["text"] for s in listed)  # its learned partner is named
     english = client.get("/api/v1/scripts?sku=LIP-01&locale=en", headers=w.h["clerk1"]).json
     assert all(text["text"].isascii() for text in english)
-    loser, winner = sorted(s["id"] for s in listed)
+    *losers, winner = sorted(s["id"] for s in listed)
     for _ in range(25):
         client.post(f"/api/v1/scripts/{winner}/feedback", json={"outcome": "used"}, headers=w.h["clerk1"])
         client.post(f"/api/v1/scripts/{winner}/feedback", json={"outcome": "converted"}, headers=w.h["clerk1"])
-        client.post(f"/api/v1/scripts/{loser}/feedback", json={"outcome": "dismissed"}, headers=w.h["clerk2"])
+        for loser in losers:
+            client.post(f"/api/v1/scripts/{loser}/feedback", json={"outcome": "dismissed"}, headers=w.h["clerk2"])
     firsts = [client.get("/api/v1/scripts?sku=LIP-01", headers=w.h["clerk1"]).json[0]["id"]
               for _ in range(20)]
     assert firsts.count(winner) >= 19
