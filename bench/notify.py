@@ -30,7 +30,7 @@ from notifications import content, dispatch
 from notifications.fcm_imitation import FcmImitation, fake_service_account
 from notifications.messages import build_push
 from notifications.models import Delivery, Device, Notification
-from notifications.transports import FcmTransport, Target, _sdk_message
+from notifications.transports import FcmTransport, Target
 from tests.factories import PASSWORD_HASH
 
 DEVICES = 1000
@@ -88,7 +88,7 @@ def seed(url: str, messages: int) -> None:
     engine.dispose()
 
 
-def bare_messages(url: str) -> list:
+def bare_messages(url: str, transport: FcmTransport) -> list:
     """The same messages the worker will send, built up front (not timed)."""
     app = create_app({"DATABASE_URL": url, "SECRET_KEY": SECRET})
     with app.extensions["zhida.sessionmaker"]() as session:
@@ -96,8 +96,8 @@ def bare_messages(url: str) -> list:
                                .join(Device, Device.id == Delivery.device_id).order_by(Delivery.id)).all()
         facts = content.Facts(session)
         facts.preload([n for n, _ in rows])
-        return [_sdk_message(Target(d.push_token, d.token_kind), build_push(facts.push_content(n, d.locale)))
-                for n, d in rows]
+        return transport.encode([(Target(d.push_token, d.token_kind), build_push(facts.push_content(n, d.locale)))
+                                 for n, d in rows])
 
 
 def run_bare(transport: FcmTransport, sdk_messages: list) -> float:
@@ -135,7 +135,7 @@ def main() -> None:
                 for round_ in range(args.rounds):
                     url = fresh(f"notify_{round_}")
                     seed(url, args.messages)
-                    sdk_messages = bare_messages(url)
+                    sdk_messages = bare_messages(url, transport)
                     bare.append(run_bare(transport, sdk_messages))
                     seconds, counts = run_worker(url, transport)
                     assert counts == {"sent": args.messages}, counts

@@ -14,7 +14,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Callable
 
-from sqlalchemy import and_, bindparam, or_, select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from backend.db import utcnow
@@ -47,17 +47,26 @@ def backoff_seconds(attempt: int, retry_after: float | None, *, base: float, cap
     return max(delay, retry_after or 0.0)
 
 
-def _due(now: dt.datetime):
-    return or_(and_(Delivery.state == "pending", Delivery.next_attempt_at <= now),
-               and_(Delivery.state == "sending", Delivery.leased_until < now))
+def _due_ids(session: Session, now: dt.datetime, limit: int) -> list[int]:
+    """Pending deliveries whose time has come (an index range scan on state, next attempt),
+    then deliveries whose worker's lease expired (a crashed worker's batch)."""
+    def take(statement, n):
+        statement = statement.limit(n)
+        if session.bind.dialect.name == "postgresql":
+            statement = statement.with_for_update(skip_locked=True)
+        return list(session.scalars(statement))
+
+    ids = take(select(Delivery.id).where(Delivery.state == "pending", Delivery.next_attempt_at <= now)
+               .order_by(Delivery.next_attempt_at), limit)
+    if len(ids) < limit:
+        ids += take(select(Delivery.id).where(Delivery.state == "sending", Delivery.leased_until < now)
+                    .order_by(Delivery.next_attempt_at), limit - len(ids))
+    return ids
 
 
 def lease(session: Session, *, worker_id: str, now: dt.datetime, limit: int, lease_seconds: int) -> list[int]:
     """Take up to ``limit`` due deliveries for this worker and commit the lease."""
-    statement = select(Delivery.id).where(_due(now)).order_by(Delivery.next_attempt_at, Delivery.id).limit(limit)
-    if session.bind.dialect.name == "postgresql":
-        statement = statement.with_for_update(skip_locked=True)
-    ids = list(session.scalars(statement))
+    ids = _due_ids(session, now, limit)
     if ids:
         session.execute(update(Delivery).where(Delivery.id.in_(ids)).values(
             state="sending", lease_owner=worker_id, attempts=Delivery.attempts + 1,
@@ -114,6 +123,7 @@ class Prepared:
     batch: list[tuple[Target, dict]]
     rows: list
     counts: dict[str, int]
+    encoded: object = None  # the batch as the transport sends it
 
     def count(self, what: str, n: int = 1) -> None:
         self.counts[what] = self.counts.get(what, 0) + n
@@ -124,8 +134,8 @@ def _held_back(row, worker_id: str, state: str, attempts: int, next_at: dt.datet
             "b_next": next_at, "b_sent_at": None, "b_message_id": None, "b_payload": None, "b_error": error}
 
 
-def prepare(session_factory: Callable[[], Session], *, worker_id: str, settings: DispatchSettings,
-            now: Callable[[], dt.datetime] = utcnow) -> Prepared | None:
+def prepare(session_factory: Callable[[], Session], transport, *, worker_id: str,
+            settings: DispatchSettings, now: Callable[[], dt.datetime] = utcnow) -> Prepared | None:
     """Lease due deliveries and build their messages; deferrals and dead addresses are settled
     here. None when nothing is due."""
     with session_factory() as session:
@@ -160,6 +170,7 @@ def prepare(session_factory: Callable[[], Session], *, worker_id: str, settings:
         if held_back:
             session.execute(_SETTLE, held_back)
         session.commit()  # no transaction stays open during the network wait
+    prepared.encoded = transport.encode(prepared.batch) if prepared.batch else []
     return prepared
 
 
@@ -187,12 +198,12 @@ def settle(session_factory: Callable[[], Session], prepared: Prepared, outcomes:
 def deliver_batch(session_factory: Callable[[], Session], transport, *, worker_id: str,
                   settings: DispatchSettings, now: Callable[[], dt.datetime] = utcnow) -> dict[str, int]:
     """One lease → send → record round; returns counts per outcome (empty when nothing is due)."""
-    prepared = prepare(session_factory, worker_id=worker_id, settings=settings, now=now)
+    prepared = prepare(session_factory, transport, worker_id=worker_id, settings=settings, now=now)
     if prepared is None:
         return {}
     if not prepared.batch:
         return prepared.counts
-    return settle(session_factory, prepared, transport.send(prepared.batch), worker_id=worker_id,
+    return settle(session_factory, prepared, transport.send(prepared.encoded), worker_id=worker_id,
                   settings=settings, keep_payload=getattr(transport, "keeps_payload", True), now=now)
 
 
@@ -216,7 +227,7 @@ def drain(session_factory: Callable[[], Session], transport, *, worker_id: str,
     def next_batch() -> Prepared | None:
         nonlocal batches
         while max_batches is None or batches < max_batches:
-            prepared = prepare(session_factory, worker_id=worker_id, settings=settings, now=now)
+            prepared = prepare(session_factory, transport, worker_id=worker_id, settings=settings, now=now)
             if prepared is None:
                 return None
             batches += 1
@@ -230,7 +241,7 @@ def drain(session_factory: Callable[[], Session], transport, *, worker_id: str,
     with concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="push-send") as sender:
         current = next_batch()
         while current is not None:
-            in_flight = sender.submit(transport.send, current.batch)
+            in_flight = sender.submit(transport.send, current.encoded)
             following = next_batch()
             outcomes = in_flight.result()
             _add(totals, settle(session_factory, current, outcomes, worker_id=worker_id,

@@ -1,7 +1,8 @@
 """Where pushes go: the embedded recorder (no network) or FCM HTTP v1 through firebase-admin.
 
-A transport takes a batch of (target, message) and answers one Outcome per message, in order;
-the dispatcher decides what an outcome means for the outbox.
+A transport encodes a batch of (target, message) into what it sends (done while the previous
+batch is on the network), then sends it and answers one Outcome per message, in order; the
+dispatcher decides what an outcome means for the outbox.
 """
 
 from __future__ import annotations
@@ -44,8 +45,11 @@ class RecordTransport:
     name = "record"
     keeps_payload = True  # the outbox row is where the message "arrives"
 
-    def send(self, batch: list[tuple[Target, dict]]) -> list[Outcome]:
-        return [Outcome(message_id=f"local:{uuid.uuid4().hex}") for _ in batch]
+    def encode(self, batch: list[tuple[Target, dict]]) -> list[tuple[Target, dict]]:
+        return batch
+
+    def send(self, encoded: list[tuple[Target, dict]]) -> list[Outcome]:
+        return [Outcome(message_id=f"local:{uuid.uuid4().hex}") for _ in encoded]
 
 
 def _sdk_message(target: Target, message: dict):
@@ -53,20 +57,17 @@ def _sdk_message(target: Target, message: dict):
 
     android, apns = message["android"], message["apns"]
     address = {"fid": target.address} if target.kind == "fid" else {"token": target.address}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)  # token= is deprecated, still served
-        return messaging.Message(
-            notification=messaging.Notification(**message["notification"]),
-            data=message["data"],
-            android=messaging.AndroidConfig(
-                priority=android["priority"], ttl=dt.timedelta(seconds=android["ttl"]),
-                collapse_key=android["collapse_key"],
-                notification=messaging.AndroidNotification(tag=android["notification"]["tag"])),
-            apns=messaging.APNSConfig(
-                headers=apns["headers"],
-                payload=messaging.APNSPayload(aps=messaging.Aps(
-                    thread_id=apns["payload"]["aps"]["thread-id"]))),
-            **address)
+    return messaging.Message(
+        notification=messaging.Notification(**message["notification"]),
+        data=message["data"],
+        android=messaging.AndroidConfig(
+            priority=android["priority"], ttl=dt.timedelta(seconds=android["ttl"]),
+            collapse_key=android["collapse_key"],
+            notification=messaging.AndroidNotification(tag=android["notification"]["tag"])),
+        apns=messaging.APNSConfig(
+            headers=apns["headers"],
+            payload=messaging.APNSPayload(aps=messaging.Aps(thread_id=apns["payload"]["aps"]["thread-id"]))),
+        **address)
 
 
 def _retry_after(error) -> float | None:
@@ -121,10 +122,17 @@ class FcmTransport:
         with open(path, encoding="utf-8") as handle:
             return cls(credentials_info=json.load(handle), **options)
 
-    def send(self, batch: list[tuple[Target, dict]]) -> list[Outcome]:
+    def encode(self, batch: list[tuple[Target, dict]]) -> list:
+        """firebase-admin Message objects (``token=`` is deprecated in favour of ``fid=`` but
+        still served: registration tokens are what most installed apps report)."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            return [_sdk_message(target, message) for target, message in batch]
+
+    def send(self, encoded: list) -> list[Outcome]:
         from firebase_admin import messaging
 
-        answers = messaging.send_each([_sdk_message(t, m) for t, m in batch], app=self.app)
+        answers = messaging.send_each(encoded, app=self.app)
         return [Outcome(message_id=r.message_id) if r.success else classify(r.exception)
                 for r in answers.responses]
 

@@ -184,10 +184,10 @@ class CountingTransport(RecordTransport):
         self.sent: list[str] = []
         self.lock = threading.Lock()
 
-    def send(self, batch):
+    def send(self, encoded):
         with self.lock:
-            self.sent.extend(message["data"]["notification_id"] for _, message in batch)
-        return [Outcome(message_id=f"m-{i}") for i, _ in enumerate(batch)]
+            self.sent.extend(message["data"]["notification_id"] for _, message in encoded)
+        return [Outcome(message_id=f"m-{i}") for i, _ in enumerate(encoded)]
 
 
 def test_two_workers_draining_together_send_each_message_once(make, client, app):
