@@ -155,3 +155,24 @@ def test_a_worker_killed_between_send_and_acknowledgement_loses_nothing(
         second.wait(10)
     delivered = {(m["token"], m["data"]["notification_id"]) for m in fcm.delivered}
     assert len(delivered) == expected  # every message arrived (the killed batch twice: at least once)
+
+
+def test_invalid_payloads_and_exhausted_retries_are_dead_lettered(make, client, app, fcm, transport):
+    w = make.world()
+    register(client, w.h["clerk1"], "phone-bad-00001", "bad-token-" + "f" * 140)
+    register(client, w.h["clerk1b"], "phone-busy-0001", "busy-token-" + "g" * 140)
+    fcm.plan("bad-token-" + "f" * 140, [400])
+    fcm.plan("busy-token-" + "g" * 140, [503] * 30)  # unavailable, whatever we do
+    app.config.update(NOTIFY_MAX_ATTEMPTS=2, NOTIFY_BACKOFF_SECONDS=0.01)
+    fcm.retry_after = 0
+    make.campaign(w.admin, "BAD", targeting={"stores": ["S001"]}, tasks=[{"title": "One"}])
+    worker = Worker(app, transport=transport)
+    assert worker.dispatch(max_batches=1) == {"dead": 1, "retry": 1}
+    bad = make.scalar(select(Delivery).join(Device).where(Device.client_id == "phone-bad-00001"))
+    assert bad.state == "dead" and bad.last_error.startswith("INVALID_ARGUMENT")
+    time.sleep(0.05)
+    assert worker.dispatch() == {"dead": 1}  # the second attempt was the last
+    busy = make.scalar(select(Delivery).join(Device).where(Device.client_id == "phone-busy-0001"))
+    assert busy.state == "dead" and busy.attempts == 2 and busy.last_error.startswith("UNAVAILABLE")
+    # both devices keep their addresses: only dead tokens are forgotten
+    assert make.scalar(select(func.count()).select_from(Device).where(Device.push_token.is_not(None))) == 2
