@@ -93,3 +93,23 @@ def test_claim_checks_store_before_revocation_and_holders_rescan(make, client):
     assert rescan.status_code == 200 and rescan.json["created"] is False
     late = client.post("/api/v1/claims", json={"qr_token": token}, headers=w.h["clerk1b"])
     assert late.status_code == 409 and late.json["error"] == "task_not_claimable"
+
+
+def test_notification_and_device_endpoints_refuse_hostile_input(make, client):
+    from notifications.models import Device, Notification
+    w = make.world()
+    before = (make.count(Device), make.count(Notification))
+    for url in ("/api/v1/notifications/100000000000000000000000/read", "/api/v1/notifications/-1/read",
+                "/api/v1/notifications/abc/read"):
+        assert client.post(url, headers=w.h["clerk1"]).status_code == 404
+    for query in ({"page": 10**9}, {"page_size": 10**6}, {"unread": "maybe"}, {"locale": "fr"}):
+        response = client.get("/api/v1/notifications", headers=w.h["clerk1"], query_string=query)
+        assert response.status_code == 422 and response.json["error"], query
+    for body in ({"client_id": "c" * 65, "platform": "android"}, {"client_id": ["a"] * 9, "platform": "ios"},
+                 {"client_id": "phone-clerk1-x", "platform": "android", "push_token": "t" * 5000},
+                 {"client_id": "phone-clerk1-x", "platform": "android", "token_kind": "apns"},
+                 {"client_id": "phone-clerk1-x", "platform": None}, [], "text"):
+        response = client.post("/api/v1/devices", headers=w.h["clerk1"], json=body)
+        assert response.status_code == 422 and response.json["error"], body
+    assert client.delete("/api/v1/devices/" + "x" * 5000, headers=w.h["clerk1"]).status_code == 404
+    assert (make.count(Device), make.count(Notification)) == before
