@@ -70,7 +70,7 @@ def _task_row(rng: random.Random, campaign: dict, store_id: int, diligence: floa
     version = 1 + (claimed is not None) + 2 * (submitted is not None) + (reviewed is not None)
     return (campaign["id"], campaign["template_id"], store_id, 1, status, due, 1,
             int(claimed is not None), '{"shelf": true}' if submitted else "{}", "{}", "{}", None,
-            "[]", review, late, False, False, deviates, version, store_id, published, updated,
+            "[]", review, late, False, False, deviates, version, rng.getrandbits(31), published, updated,
             claimed, submitted, reviewed)
 
 
@@ -100,28 +100,34 @@ WHERE t.campaign_id = :campaign AND t.first_claimed_at IS NOT NULL
 """)
 
 
-def _create_campaigns(session: Session, count: int, now: dt.datetime, rng: random.Random) -> list[dict]:
-    """`count` campaigns published every three days up to yesterday, one task template each."""
+def _create_campaigns(session: Session, count: int, now: dt.datetime, seed: int) -> list[dict]:
+    """`count` campaigns published every three days up to yesterday, one task template each;
+    those already there are left alone (and get no new tasks)."""
     admin_id = session.scalar(select(User.id).where(User.username == "admin"))
+    existing = set(session.scalars(select(Campaign.code).where(Campaign.code.like("BENCH-%"))))
     specs = []
     for number in range(count):
+        code = f"BENCH-{number:03d}"
+        if code in existing:
+            continue
+        rng = _campaign_rng(seed, number)
         published = now - dt.timedelta(days=3 * (count - number) - 2, hours=rng.randrange(12))
         kind = KINDS[number % len(KINDS)]
-        campaign = Campaign(code=f"BENCH-{number:03d}", title=f"Benchmark campaign {number}",
-                            description="", starts_at=published, ends_at=published + dt.timedelta(days=14),
+        hours = DUE_HOURS[rng.randrange(len(DUE_HOURS))]
+        campaign = Campaign(code=code, title=f"Benchmark campaign {number}", description="",
+                            starts_at=published, ends_at=published + dt.timedelta(days=14),
                             status="live" if published + dt.timedelta(days=14) > now else "closed",
                             featured_skus=[], promo_prices={},
                             targeting={"regions": [], "stores": [], "tags": []},
                             published_at=published, created_by_id=admin_id, created_at=published,
                             updated_at=published)
-        hours = DUE_HOURS[rng.randrange(len(DUE_HOURS))]
         campaign.templates = [TaskTemplate(position=0, title=f"{kind} {number}", kind=kind,
                                            checklist=[{"id": "shelf", "label": "Shelf"}],
                                            proof={"photos": 1, "quantity": False,
                                                   "observed_price": kind == "price_check"},
                                            due_offset_hours=hours)]
         session.add(campaign)
-        specs.append({"campaign": campaign, "published_at": published,
+        specs.append({"campaign": campaign, "rng": rng, "published_at": published,
                       "due_at": published + dt.timedelta(hours=hours),
                       "deviation_odds": 0.15 if kind == "price_check" else 0.05})
     session.flush()
@@ -130,9 +136,15 @@ def _create_campaigns(session: Session, count: int, now: dt.datetime, rng: rando
     return specs
 
 
+def _campaign_rng(seed: int, number: int) -> random.Random:
+    """Each campaign's history stands alone: the same whatever else is seeded."""
+    return random.Random(seed * 1000 + number)
+
+
 def seed_execution(session: Session, *, stores: int = 10_000, campaigns: int = 100,
                    now: dt.datetime | None = None, seed: int = SEED, progress: bool = True) -> SeedReport:
-    """The demo org at `stores` stores, then `campaigns` published campaigns with their history."""
+    """The demo org at `stores` stores, then `campaigns` published campaigns with their history
+    (idempotent: campaigns already seeded are skipped)."""
     now = now or dt.datetime.now(dt.timezone.utc)
     rng = random.Random(seed)
     report = SeedReport()
@@ -143,13 +155,13 @@ def seed_execution(session: Session, *, stores: int = 10_000, campaigns: int = 1
     diligence = {store_id: min(0.99, max(0.05, rng.betavariate(5, 2) + REGION_DILIGENCE.get(code, 0.0)))
                  for store_id, code in session.execute(
                      select(Store.id, Region.code).join(Region).order_by(Store.id))}
-    specs = _create_campaigns(session, campaigns, now, rng)
+    specs = _create_campaigns(session, campaigns, now, seed)
     session.commit()
     report.add("campaigns", len(specs))
     bar = tqdm(total=len(specs) * len(diligence), desc="store tasks", unit="task", unit_scale=True,
                disable=not progress)
     for spec in specs:
-        chunk_rng = random.Random(seed * 1000 + spec["id"])  # each campaign's history stands alone
+        chunk_rng = spec["rng"]
         _insert_tasks(session, [_task_row(chunk_rng, spec, store_id, store_diligence, now)
                                 for store_id, store_diligence in diligence.items()])
         session.execute(_CLAIMS_SQL, {"campaign": spec["id"]})
