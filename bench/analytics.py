@@ -1,7 +1,8 @@
 """Execution analytics over 1,000,000 store tasks: p50/p95 of each grouped query vs a raw GROUP BY.
 
     python -m bench.analytics [--backend sqlite|postgresql|both] [--stores 10000] [--campaigns 100]
-                              [--runs 20]
+                              [--runs 20] [--actor admin|sup_east] [--only NAME] [--ssd-planner]
+                              [--url DATABASE_URL (time an already seeded database)]
 
 Seeds 10,000 stores × 100 campaigns (seed.execution: a year of claims, submissions, reviews,
 late and off-price submissions, still-open overdue tasks), then times the real service functions
@@ -89,13 +90,16 @@ def _time_calls(call, runs: int) -> list[float]:
     return times
 
 
-def seed(backend: str, fresh, stores: int, campaigns: int) -> str:
+def seed(backend: str, fresh, stores: int, campaigns: int, ssd_planner: bool = False) -> str:
     """A fresh database with the execution history; its URL."""
     url = fresh("bench_analytics")
     engine = build_engine(url, pool_size=2)
     with sessionmaker(bind=engine)() as session:
         seed_s, report = timed(seed_execution, session, stores=stores, campaigns=campaigns)
     stats_s, _ = timed(_refresh_statistics, engine)
+    if ssd_planner and backend == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.execute(text("ALTER DATABASE bench_analytics SET random_page_cost = 1.1"))
     engine.dispose()
     emit(bench="analytics_seed", backend=backend, stores=stores, campaigns=campaigns,
          tasks=report.created["store tasks"], seed_s=round(seed_s, 1), statistics_s=round(stats_s, 1))
@@ -112,6 +116,8 @@ def measure(url: str, runs: int, actor_name: str, only: str | None = None) -> No
         tasks = session.scalar(select(func.count()).select_from(StoreTask))
         # A campaign still running (its tasks are a mix of every status), as a dashboard asks.
         campaign_id = session.scalar(select(Campaign.id).order_by(Campaign.id.desc()).offset(2))
+        planner = ({"random_page_cost": session.scalar(text("SHOW random_page_cost"))}
+                   if backend == "postgresql" else {})
     for name, group_by, campaign, service_call in _cases(campaign_id):
         if only and only not in name:
             continue
@@ -125,7 +131,7 @@ def measure(url: str, runs: int, actor_name: str, only: str | None = None) -> No
         result = dict(bench="analytics", backend=backend, query=name, actor=actor_name,
                       campaign_filter=campaign is not None, tasks=tasks,
                       rows=len(rows), runs=runs, p50_ms=round(percentile(service_ms, 0.5), 1),
-                      p95_ms=round(percentile(service_ms, 0.95), 1))
+                      p95_ms=round(percentile(service_ms, 0.95), 1), **planner)
         if group_by:
             statement = text(floor_sql(group_by, campaign))
             params = {"now": utcnow(), "campaign": campaign}
@@ -150,6 +156,8 @@ def main() -> None:
     parser.add_argument("--actor", default="admin", help="admin (HQ, every store) or sup_east")
     parser.add_argument("--url", help="time this already seeded database instead of seeding one")
     parser.add_argument("--only", help="only the queries whose name contains this")
+    parser.add_argument("--ssd-planner", action="store_true",
+                        help="PostgreSQL: random_page_cost = 1.1 (the usual SSD setting) instead of 4")
     args = parser.parse_args()
     if args.url:
         measure(args.url, args.runs, args.actor, args.only)
@@ -157,7 +165,8 @@ def main() -> None:
     for backend in (["postgresql", "sqlite"] if args.backend == "both" else [args.backend]):
         started = time.perf_counter()
         with database_factory(backend) as fresh:
-            measure(seed(backend, fresh, args.stores, args.campaigns), args.runs, args.actor, args.only)
+            url = seed(backend, fresh, args.stores, args.campaigns, args.ssd_planner)
+            measure(url, args.runs, args.actor, args.only)
         emit(bench="analytics_total", backend=backend, seconds=round(time.perf_counter() - started, 1))
 
 
