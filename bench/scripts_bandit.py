@@ -1,7 +1,7 @@
 """Script ranking as a bandit: cumulative regret of our Thompson sampling vs uniform choice and the
 best fixed script, on simulated clerks whose customers convert at hidden rates per script.
 
-    python -m bench.scripts_bandit [--rounds 20000] [--seeds 20] [--base-rates 0.06,0.25]
+    python -m bench.scripts_bandit [--rounds 50000] [--seeds 20] [--base-rates 0.06,0.25]
                                    [--end-to-end sqlite|postgresql] [--e2e-rounds 2000]
 
 Per seed: 8 products with 5–10 scripts each; each script has a hidden close rate (a product base
@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import math
 import random
+import statistics
 import time
 from dataclasses import dataclass
 
@@ -38,7 +39,7 @@ from bench.common import emit, median
 from recommend import scripts
 
 PRODUCTS = 8
-CHECKPOINTS = (100, 1000, 5000)
+CHECKPOINTS = (100, 1000, 5000, 20000, 50000)
 
 
 @dataclass
@@ -71,17 +72,20 @@ class Counts:
 
     def __init__(self, world: World):
         self.stats = [[[0, 0, 0] for _ in product] for product in world.rates]
+        self.tries = [[0] * len(product) for product in world.rates]  # what really happened
 
     def of(self, product: int) -> list[tuple[int, int, int]]:
         return [tuple(row) for row in self.stats[product]]
 
     def documented(self, product: int, script: int, converted: bool) -> None:
         """`used` for every use, then `converted` for a sale (docs/api.md)."""
+        self.tries[product][script] += 1
         self.stats[product][script][0] += 1
         self.stats[product][script][1] += converted
 
     def outcome_per_use(self, product: int, script: int, converted: bool) -> None:
         """One outcome per use: `converted` for a sale, `used` otherwise."""
+        self.tries[product][script] += 1
         self.stats[product][script][1 if converted else 0] += 1
 
 
@@ -122,7 +126,20 @@ def simulate(world: World, choose, feedback: str, seed: int) -> dict:
         if t in CHECKPOINTS:
             curve[t] = pseudo
     return {"pseudo_regret": pseudo, "curve": curve, "conversions": conversions,
-            "choices": choices, "best_share_last_10pct": _best_share(world, choices)}
+            "choices": choices, "best_share_last_10pct": _best_share(world, choices),
+            "mean_error": _mean_error(world, counts)}
+
+
+def _mean_error(world: World, counts: Counts) -> float:
+    """How far the `mean` GET /scripts shows is from the truth, for each product's most-used
+    script (median over products): it should shrink toward 0 as uses pile up."""
+    errors = []
+    for product, rates in enumerate(world.rates):
+        tries = counts.tries[product]
+        script = max(range(len(tries)), key=tries.__getitem__)
+        alpha, beta = scripts.posterior(*counts.of(product)[script])
+        errors.append(abs(alpha / (alpha + beta) - rates[script]))
+    return statistics.median(errors)
 
 
 def _best_share(world: World, choices: list[int]) -> float:
@@ -154,8 +171,9 @@ def run(rounds: int, seeds: int, base_rates: tuple[float, float]) -> None:
         world = make_world(seed, rounds, base_rates)
         hindsight.append(best_fixed_in_hindsight(world))
         fixed = best_fixed_conversions(world)
-        results["best_fixed"].append({"pseudo_regret": 0.0, "curve": {c: 0.0 for c in CHECKPOINTS},
-                                      "conversions": fixed, "best_share_last_10pct": 1.0})
+        results["best_fixed"].append({"pseudo_regret": 0.0, "curve": {c: 0.0 for c in CHECKPOINTS if c <= rounds},
+                                      "conversions": fixed, "best_share_last_10pct": 1.0,
+                                      "mean_error": None})
         for name, (choose, feedback) in POLICIES.items():
             results[name].append(simulate(world, choose, feedback, seed))
     for name, runs in results.items():
@@ -171,7 +189,9 @@ def run(rounds: int, seeds: int, base_rates: tuple[float, float]) -> None:
              best_script_share_last_10pct_median=round(
                  median([r["best_share_last_10pct"] for r in runs]), 3),
              pseudo_regret_range=[round(min(r["pseudo_regret"] for r in runs), 1),
-                                  round(max(r["pseudo_regret"] for r in runs), 1)])
+                                  round(max(r["pseudo_regret"] for r in runs), 1)],
+             shown_mean_abs_error_median=(round(median([r["mean_error"] for r in runs]), 4)
+                                          if runs[0]["mean_error"] is not None else None))
 
 
 def end_to_end(backend: str, rounds: int) -> None:
@@ -230,7 +250,7 @@ def end_to_end(backend: str, rounds: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=20_000)
+    parser.add_argument("--rounds", type=int, default=50_000)
     parser.add_argument("--seeds", type=int, default=20)
     parser.add_argument("--base-rates", default="0.06,0.25",
                         help="range of a product's base close rate (scripts vary around it)")

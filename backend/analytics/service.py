@@ -40,7 +40,8 @@ class _Median:
 
 
 def _median(session: Session, value):
-    """The median of a column per group, ignoring NULLs, on either database."""
+    """The median of a column per group, ignoring NULLs, on either database (on SQLite this
+    registers the aggregate on the session's connection first)."""
     if session.bind.dialect.name == "postgresql":
         return func.percentile_cont(0.5).within_group(value)
     session.connection().connection.driver_connection.create_aggregate("median", 1, _Median)
@@ -127,9 +128,9 @@ def execution_rates(*, session: Session, actor: User, group_by: str = "region",
               if campaign is not None and group_by in ("region", "store") else {})
     no_attach = {"attach_rate": None, "attach_rate_before": None, "attach_uplift": None}
     rows = []
-    for group, _id, tasks, claimed, submitted_count, approved, overdue, on_time, deviated in \
+    for group, key, tasks, claimed, submitted_count, approved, overdue, on_time, deviated in \
             session.execute(_labelled(group_by, counted)):
-        median_seconds = medians.get(_id)
+        median_seconds = medians.get(key)
         rows.append({
             "group": str(group) if group is not None else None,
             "tasks": tasks, "claimed": claimed, "submitted": submitted_count,
