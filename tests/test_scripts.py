@@ -50,3 +50,17 @@ def test_ranking_changes_after_conversion_feedback(make, client, runner):
     assert client.post(f"/api/v1/scripts/{winner}/feedback", json={"outcome": "sold"},
                        headers=w.h["clerk1"]).status_code == 422
     assert client.get("/api/v1/scripts?sku=NOPE", headers=w.h["clerk1"]).status_code == 404
+
+
+def test_thompson_ranking_learns_on_simulated_clerks():
+    """The bandit benchmark's world, small: our ranking loses far less than a random pick, and a
+    client sending one outcome per use (instead of used + converted) skews the shown mean."""
+    from bench import scripts_bandit as sim
+
+    world = sim.make_world(seed=2, rounds=6000)
+    ours = sim.simulate(world, sim.thompson, "documented", seed=2)
+    uniform = sim.simulate(world, sim.uniform, "documented", seed=2)
+    assert ours["pseudo_regret"] < 0.6 * uniform["pseudo_regret"]
+    assert ours["best_share_last_10pct"] > 0.5 > uniform["best_share_last_10pct"]
+    skewed = sim.simulate(world, sim.thompson, "outcome_per_use", seed=2)
+    assert skewed["mean_error"] > 3 * ours["mean_error"]
