@@ -59,8 +59,12 @@ def percentile(values: list[float], share: float) -> float:
 def _refresh_statistics(engine) -> None:
     """What autovacuum / a DBA would have done after a bulk load: planner statistics (and, on
     PostgreSQL, the visibility map that index-only scans rely on)."""
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        connection.execute(text("VACUUM ANALYZE" if engine.dialect.name == "postgresql" else "ANALYZE"))
+    if engine.dialect.name == "postgresql":  # VACUUM refuses to run inside a transaction
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.execute(text("VACUUM ANALYZE"))
+    else:  # our SQLite engine always opens a transaction: commit it, or the statistics are lost
+        with engine.begin() as connection:
+            connection.execute(text("ANALYZE"))
 
 
 def _cases(campaign_id: int):
