@@ -29,25 +29,28 @@ from backend.tasks.models import StoreTask
 from bench.common import database_factory, emit, timed
 from seed.execution import seed_execution
 
-_FLOOR_KEYS = {"region": "r.code", "store": "s.code", "clerk": "u.username", "day": "date(t.due_at)"}
+# Per grouping: the key, and only the joins it needs.
+_FLOOR_GROUPS = {
+    "region": ("r.code", "JOIN stores s ON s.id = t.store_id JOIN regions r ON r.id = s.region_id"),
+    "store": ("s.code", "JOIN stores s ON s.id = t.store_id"),
+    "clerk": ("u.username", "JOIN task_claims c ON c.task_id = t.id JOIN users u ON u.id = c.user_id"),
+    "day": ("date(t.due_at)", ""),
+}
 
 
 def floor_sql(group_by: str, campaign: int | None) -> str:
     """The hand-written single GROUP BY of the counts behind one grouping."""
-    clerk_join = ("JOIN task_claims c ON c.task_id = t.id JOIN users u ON u.id = c.user_id "
-                  if group_by == "clerk" else "")
+    key, joins = _FLOOR_GROUPS[group_by]
     return f"""
-        SELECT {_FLOOR_KEYS[group_by]} AS grp, count(*), count(t.first_claimed_at),
-               count(t.submitted_at),
+        SELECT {key} AS grp, count(*), count(t.first_claimed_at), count(t.submitted_at),
                sum(CASE WHEN t.status = 'approved' THEN 1 ELSE 0 END),
                sum(CASE WHEN t.status IN ('open', 'claimed', 'in_progress') AND t.due_at < :now
                    THEN 1 ELSE 0 END),
                sum(CASE WHEN t.submitted_at IS NOT NULL AND NOT t.late THEN 1 ELSE 0 END),
                sum(CASE WHEN t.submitted_at IS NOT NULL AND t.deviates THEN 1 ELSE 0 END)
-        FROM store_tasks t JOIN stores s ON s.id = t.store_id JOIN regions r ON r.id = s.region_id
-        {clerk_join}
+        FROM store_tasks t {joins}
         WHERE t.status <> 'cancelled' {"AND t.campaign_id = :campaign" if campaign else ""}
-        GROUP BY {_FLOOR_KEYS[group_by]}"""
+        GROUP BY {key}"""
 
 
 def percentile(values: list[float], share: float) -> float:

@@ -109,28 +109,31 @@ def execution_rates(*, session: Session, actor: User, group_by: str = "region",
     one = lambda condition: func.sum(cast(case((condition, 1), else_=0), Integer))  # noqa: E731
     group_id = _group_id(group_by).label("group_id")
     base = _base(actor, group_by, campaign, region, store, due_from, due_to)
-    # Counts and the median in two statements: PostgreSQL runs the counts in parallel with a hash
-    # aggregate, which an ordered-set aggregate (percentile_cont) in the same statement forbids.
-    counted = base.add_columns(
-        group_id, func.count().label("tasks"),
-        func.count(StoreTask.first_claimed_at).label("claimed"),
+    counts = [
+        func.count().label("tasks"), func.count(StoreTask.first_claimed_at).label("claimed"),
         func.count(StoreTask.submitted_at).label("submitted"),
         one(StoreTask.status == "approved").label("approved"),
         one(and_(StoreTask.status.in_(ACTIVE_STATUSES), StoreTask.due_at < now)).label("overdue"),
         one(and_(submitted, StoreTask.late.is_(False))).label("on_time"),
-        one(and_(submitted, StoreTask.deviates.is_(True))).label("deviated"),
-    ).group_by(group_id).subquery()
-    medians = dict(session.execute(
-        base.where(StoreTask.first_claimed_at.is_not(None))
-        .add_columns(group_id, _median(session, _claim_seconds(session.bind.dialect.name)))
+        one(and_(submitted, StoreTask.deviates.is_(True))).label("deviated")]
+    claim_median = _median(session, _claim_seconds(session.bind.dialect.name)).label("median_seconds")
+    # PostgreSQL aggregates the counts in parallel (partial hash aggregates), which an ordered-set
+    # aggregate such as percentile_cont in the same statement rules out: there the median gets a
+    # statement of its own, unless the tasks are joined to their claims (by clerk), a join that
+    # costs more than the aggregates. SQLite has one thread: one pass is always cheaper.
+    together = group_by == "clerk" or session.bind.dialect.name != "postgresql"
+    counted = (base.add_columns(group_id, *counts, *([claim_median] if together else []))
+               .group_by(group_id).subquery())
+    medians = {} if together else dict(session.execute(
+        base.where(StoreTask.first_claimed_at.is_not(None)).add_columns(group_id, claim_median)
         .group_by(group_id)).all())
     attach = (_attach_rates(session, actor, group_by, campaign, region, store)
               if campaign is not None and group_by in ("region", "store") else {})
     no_attach = {"attach_rate": None, "attach_rate_before": None, "attach_uplift": None}
     rows = []
-    for group, key, tasks, claimed, submitted_count, approved, overdue, on_time, deviated in \
-            session.execute(_labelled(group_by, counted)):
-        median_seconds = medians.get(key)
+    for group, key, tasks, claimed, submitted_count, approved, overdue, on_time, deviated, *median \
+            in session.execute(_labelled(group_by, counted)):
+        median_seconds = median[0] if together else medians.get(key)
         rows.append({
             "group": str(group) if group is not None else None,
             "tasks": tasks, "claimed": claimed, "submitted": submitted_count,
