@@ -56,6 +56,8 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.sync
 	$(BIN)/python -m bench.pairings
 	$(BIN)/python -m bench.notify
+	$(BIN)/python -m bench.analytics
+	$(BIN)/python -m bench.scripts_bandit
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache node_modules test-artifacts

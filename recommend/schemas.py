@@ -76,7 +76,11 @@ class ModerationSchema(StrictSchema):
 
 
 class FeedbackSchema(StrictSchema):
-    outcome = ma.fields.String(required=True, validate=validate.OneOf(["used", "converted", "dismissed"]))
+    outcome = ma.fields.String(required=True, validate=validate.OneOf(["used", "converted", "dismissed"]),
+                               metadata={"description": (
+                                   "'used' every time the script is tried on a customer, then also "
+                                   "'converted' when that customer buys; 'dismissed' when the clerk "
+                                   "rejects it unused. Unconverted uses = used - converted.")})
 
 
 class FeedbackResultSchema(ma.Schema):

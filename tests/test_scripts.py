@@ -68,3 +68,17 @@ def test_banned_words_filter():
     for locale in scripts.LOCALES:  # the templates themselves never trip the default filter
         assert all(not scripts.banned_words_in(text, scripts.DEFAULT_BANNED_WORDS)
                    for text in scripts.generate(facts, locale))
+
+
+def test_thompson_ranking_learns_on_simulated_clerks():
+    """The bandit benchmark's world, small: our ranking loses far less than a random pick, and a
+    client sending one outcome per use (instead of used + converted) skews the shown mean."""
+    from bench import scripts_bandit as sim
+
+    world = sim.make_world(seed=2, rounds=6000)
+    ours = sim.simulate(world, sim.thompson, "documented", seed=2)
+    uniform = sim.simulate(world, sim.uniform, "documented", seed=2)
+    assert ours["pseudo_regret"] < 0.6 * uniform["pseudo_regret"]
+    assert ours["best_share_last_10pct"] > 0.5 > uniform["best_share_last_10pct"]
+    skewed = sim.simulate(world, sim.thompson, "outcome_per_use", seed=2)
+    assert skewed["mean_error"] > 3 * ours["mean_error"]

@@ -7,7 +7,7 @@ import datetime as dt
 import io
 import statistics
 
-from sqlalchemy import Integer, and_, case, cast, func, select
+from sqlalchemy import Integer, and_, bindparam, case, cast, func, select
 from sqlalchemy.orm import Session, aliased
 
 from backend.auth import policy
@@ -25,38 +25,70 @@ COLUMNS = ("group", "tasks", "claimed", "submitted", "approved", "overdue", "com
 ATTACH_PAIRINGS = 5  # a featured SKU's top 5 recommended partners count as an attach
 
 
-def _group_key(group_by: str):
-    if group_by == "region":
-        return Region.code
-    if group_by == "store":
-        return Store.code
-    if group_by == "clerk":
-        return User.username
-    return func.date(StoreTask.due_at)  # the day tasks were due
+class _Median:
+    """SQLite has no percentile aggregate: this one collects a group's values (NULLs skipped)."""
+
+    def __init__(self):
+        self.values: list[float] = []
+
+    def step(self, value):
+        if value is not None:
+            self.values.append(value)
+
+    def finalize(self):
+        return statistics.median(self.values) if self.values else None
+
+
+def _median(session: Session, value):
+    """The median of a column per group, ignoring NULLs, on either database (on SQLite this
+    registers the aggregate on the session's connection first)."""
+    if session.bind.dialect.name == "postgresql":
+        return func.percentile_cont(0.5).within_group(value)
+    session.connection().connection.driver_connection.create_aggregate("median", 1, _Median)
+    return func.median(value)
 
 
 def _claim_seconds(dialect: str):
+    """Seconds from publish to the first claim (NULL while unclaimed)."""
     if dialect == "postgresql":
         return func.extract("epoch", StoreTask.first_claimed_at - StoreTask.created_at)
     return (func.julianday(StoreTask.first_claimed_at) - func.julianday(StoreTask.created_at)) * 86400
+
+
+def _group_id(group_by: str):
+    """What tasks are grouped by: an id (labelled after aggregating, so a million rows are not
+    joined to their labels) or the day tasks were due."""
+    return {"region": Store.region_id, "store": StoreTask.store_id, "clerk": TaskClaim.user_id,
+            "day": func.date(StoreTask.due_at)}[group_by]
+
+
+def _labelled(group_by: str, grouped):
+    """The aggregated rows with their group's name (region or store code, username, day)."""
+    if group_by == "day":
+        return select(grouped.c.group_id.label("group"), grouped).order_by(grouped.c.group_id)
+    label = {"region": Region.code, "store": Store.code, "clerk": User.username}[group_by]
+    table = label.class_
+    return (select(label.label("group"), grouped).join(grouped, grouped.c.group_id == table.id)
+            .order_by(label))
 
 
 def _base(actor: User, group_by: str, campaign: int | None, region: str | None,
           store: str | None, due_from: dt.datetime | None, due_to: dt.datetime | None):
     """FROM/WHERE shared by every aggregate: non-cancelled tasks in the actor's scope."""
     statement = (select().select_from(StoreTask)
-                 .join(Store, StoreTask.store_id == Store.id)
-                 .join(Region, Store.region_id == Region.id)
                  .where(StoreTask.status != "cancelled", policy.store_scope(actor, StoreTask.store_id)))
+    if group_by == "region":
+        statement = statement.join(Store, StoreTask.store_id == Store.id)
     if group_by == "clerk":  # a task held by two clerks counts for each
-        statement = (statement.join(TaskClaim, TaskClaim.task_id == StoreTask.id)
-                     .join(User, TaskClaim.user_id == User.id))
+        statement = statement.join(TaskClaim, TaskClaim.task_id == StoreTask.id)
     if campaign is not None:
         statement = statement.where(StoreTask.campaign_id == campaign)
     if region:
-        statement = statement.where(Region.code == region)
+        statement = statement.where(StoreTask.store_id.in_(
+            select(Store.id).join(Region, Store.region_id == Region.id).where(Region.code == region)))
     if store:
-        statement = statement.where(Store.code == store)
+        statement = statement.where(
+            StoreTask.store_id == select(Store.id).where(Store.code == store).scalar_subquery())
     if due_from:
         statement = statement.where(StoreTask.due_at >= due_from)
     if due_to:
@@ -73,33 +105,46 @@ def execution_rates(*, session: Session, actor: User, group_by: str = "region",
                     due_from: dt.datetime | None = None, due_to: dt.datetime | None = None) -> list[dict]:
     """One row per group: counts and the rates of SPEC §8 (attach rate arrives with sales lines)."""
     now = utcnow()
-    key = _group_key(group_by).label("group")
     submitted = StoreTask.submitted_at.is_not(None)
     one = lambda condition: func.sum(cast(case((condition, 1), else_=0), Integer))  # noqa: E731
+    group_id = _group_id(group_by).label("group_id")
     base = _base(actor, group_by, campaign, region, store, due_from, due_to)
-    rows = session.execute(base.add_columns(
-        key, func.count().label("tasks"),
-        func.count(StoreTask.first_claimed_at).label("claimed"),
+    counts = [
+        func.count().label("tasks"), func.count(StoreTask.first_claimed_at).label("claimed"),
         func.count(StoreTask.submitted_at).label("submitted"),
         one(StoreTask.status == "approved").label("approved"),
         one(and_(StoreTask.status.in_(ACTIVE_STATUSES), StoreTask.due_at < now)).label("overdue"),
         one(and_(submitted, StoreTask.late.is_(False))).label("on_time"),
-        one(and_(submitted, StoreTask.deviates.is_(True))).label("deviated"),
-    ).group_by(key).order_by(key)).all()
-    medians = _median_claim_minutes(session, base, key)
+        one(and_(submitted, StoreTask.deviates.is_(True))).label("deviated")]
+    claim_median = _median(session, _claim_seconds(session.bind.dialect.name)).label("median_seconds")
+    # PostgreSQL aggregates the counts in parallel (partial hash aggregates), which an ordered-set
+    # aggregate such as percentile_cont in the same statement rules out: there the median gets a
+    # statement of its own, unless the tasks are joined to their claims (by clerk), a join that
+    # costs more than the aggregates. SQLite has one thread: one pass is always cheaper.
+    together = group_by == "clerk" or session.bind.dialect.name != "postgresql"
+    counted = (base.add_columns(group_id, *counts, *([claim_median] if together else []))
+               .group_by(group_id).subquery())
+    medians = {} if together else dict(session.execute(
+        base.where(StoreTask.first_claimed_at.is_not(None)).add_columns(group_id, claim_median)
+        .group_by(group_id)).all())
     attach = (_attach_rates(session, actor, group_by, campaign, region, store)
               if campaign is not None and group_by in ("region", "store") else {})
-    return [{
-        "group": str(row.group) if row.group is not None else None,
-        "tasks": row.tasks, "claimed": row.claimed, "submitted": row.submitted,
-        "approved": row.approved or 0, "overdue": row.overdue or 0,
-        "completion_rate": _ratio(row.approved or 0, row.tasks),
-        "on_time_rate": _ratio(row.on_time or 0, row.submitted),
-        "median_claim_minutes": medians.get(row.group),
-        "deviation_rate": _ratio(row.deviated or 0, row.submitted),
-        **attach.get(row.group, {"attach_rate": None, "attach_rate_before": None,
-                                 "attach_uplift": None}),
-    } for row in rows]
+    no_attach = {"attach_rate": None, "attach_rate_before": None, "attach_uplift": None}
+    rows = []
+    for group, key, tasks, claimed, submitted_count, approved, overdue, on_time, deviated, *median \
+            in session.execute(_labelled(group_by, counted)):
+        median_seconds = median[0] if together else medians.get(key)
+        rows.append({
+            "group": str(group) if group is not None else None,
+            "tasks": tasks, "claimed": claimed, "submitted": submitted_count,
+            "approved": approved or 0, "overdue": overdue or 0,
+            "completion_rate": _ratio(approved or 0, tasks),
+            "on_time_rate": _ratio(on_time or 0, submitted_count),
+            "median_claim_minutes": (round(float(median_seconds) / 60, 1)
+                                     if median_seconds is not None else None),
+            "deviation_rate": _ratio(deviated or 0, submitted_count),
+            **attach.get(group, no_attach)})
+    return rows
 
 
 def _attach_counts(session: Session, actor: User, group_by: str, featured: list[int],
@@ -153,20 +198,6 @@ def _attach_rates(session: Session, actor: User, group_by: str, campaign_id: int
     return rates
 
 
-def _median_claim_minutes(session: Session, base, key) -> dict:
-    seconds = _claim_seconds(session.bind.dialect.name)
-    claimed = base.where(StoreTask.first_claimed_at.is_not(None))
-    if session.bind.dialect.name == "postgresql":
-        rows = session.execute(claimed.add_columns(
-            key, func.percentile_cont(0.5).within_group(seconds).label("median")).group_by(key))
-        return {row.group: round(float(row.median) / 60, 1) for row in rows}
-    # SQLite has no percentile aggregate: the durations come back grouped, the median is taken here.
-    grouped: dict = {}
-    for group, value in session.execute(claimed.add_columns(key, seconds.label("seconds"))):
-        grouped.setdefault(group, []).append(float(value))
-    return {group: round(statistics.median(values) / 60, 1) for group, values in grouped.items()}
-
-
 def leaderboard(*, session: Session, actor: User, level: str = "store",
                 campaign: int | None = None) -> list[dict]:
     """Stores or clerks by completion rate, then on-time rate (the best first)."""
@@ -178,8 +209,10 @@ def leaderboard(*, session: Session, actor: User, level: str = "store",
 def overdue_tasks(*, session: Session, actor: User, campaign: int | None = None,
                   limit: int = 200) -> list[StoreTask]:
     """Tasks past due and not yet submitted, the longest overdue first (for follow-up)."""
-    statement = (select(StoreTask).where(StoreTask.status.in_(ACTIVE_STATUSES),
-                                         StoreTask.due_at < utcnow(),
+    # The statuses inline (not bound) so the planner can prove the partial index
+    # ix_store_tasks_active_due applies and read it in order, stopping at the limit.
+    active = StoreTask.status.in_(bindparam("active", list(ACTIVE_STATUSES), literal_execute=True))
+    statement = (select(StoreTask).where(active, StoreTask.due_at < utcnow(),
                                          policy.store_scope(actor, StoreTask.store_id))
                  .order_by(StoreTask.due_at, StoreTask.id).limit(limit))
     if campaign is not None:

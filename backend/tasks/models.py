@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import (JSON, ForeignKey, Index, LargeBinary, String, false,
-                        UniqueConstraint)
+from sqlalchemy import (JSON, ForeignKey, Index, LargeBinary, String, UniqueConstraint, false,
+                        text)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from backend.campaigns.models import Campaign, TaskTemplate
@@ -14,6 +14,7 @@ from backend.org.models import Store, User
 
 TASK_STATUSES = ("open", "claimed", "in_progress", "submitted", "approved", "cancelled")
 ACTIVE_STATUSES = ("open", "claimed", "in_progress")
+ACTIVE_CONDITION = "status IN ('open', 'claimed', 'in_progress')"  # a partial index's predicate
 FINAL_STATUSES = ("approved", "cancelled")
 
 
@@ -26,6 +27,9 @@ class StoreTask(Base):
         Index("ix_store_tasks_store_status", "store_id", "status"),
         Index("ix_store_tasks_campaign_store", "campaign_id", "store_id"),
         Index("ix_store_tasks_status_due", "status", "due_at"),
+        # The overdue list reads still-active tasks oldest due first and stops at its limit.
+        Index("ix_store_tasks_active_due", "due_at", "id",
+              postgresql_where=text(ACTIVE_CONDITION), sqlite_where=text(ACTIVE_CONDITION)),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
