@@ -8,6 +8,7 @@ in both languages, land in test-artifacts/screenshots/<database>/.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import os
 import re
@@ -131,8 +132,9 @@ def test_publish_claim_submit_approve_in_a_real_browser(make, live_server, chrom
     page.click("a[href$='/console/campaigns/new']")
     page.fill("input[name=code]", "BRW-1")
     page.fill("input[name=title]", "双十一端架 Double-11 end-caps")
-    page.fill("input[name=starts_at]", "2026-11-01T09:00")
-    page.fill("input[name=ends_at]", "2026-11-30T22:00")
+    today = dt.date.today()  # a campaign running now, whenever the test runs
+    page.fill("input[name=starts_at]", f"{today - dt.timedelta(days=2):%Y-%m-%d}T09:00")
+    page.fill("input[name=ends_at]", f"{today + dt.timedelta(days=28):%Y-%m-%d}T22:00")
     page.fill("input[name=featured_skus]", "LIP-01")
     page.fill("textarea[name=promo_prices]", "LIP-01=159")
     count = page.locator("#targeting-count")
