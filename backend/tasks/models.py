@@ -27,8 +27,11 @@ class StoreTask(Base):
         Index("ix_store_tasks_store_status", "store_id", "status"),
         Index("ix_store_tasks_campaign_store", "campaign_id", "store_id"),
         Index("ix_store_tasks_status_due", "status", "due_at"),
-        # The overdue list reads still-active tasks oldest due first and stops at its limit.
+        # The overdue list reads still-active tasks oldest due first and stops at its limit,
+        # across the chain or within one campaign.
         Index("ix_store_tasks_active_due", "due_at", "id",
+              postgresql_where=text(ACTIVE_CONDITION), sqlite_where=text(ACTIVE_CONDITION)),
+        Index("ix_store_tasks_active_campaign_due", "campaign_id", "due_at", "id",
               postgresql_where=text(ACTIVE_CONDITION), sqlite_where=text(ACTIVE_CONDITION)),
     )
 
