@@ -4,7 +4,7 @@
                               [--runs 20] [--actor admin|sup_east] [--only NAME] [--ssd-planner]
                               [--url DATABASE_URL (time an already seeded database)]
 
-Seeds 10,000 stores × 100 campaigns (seed.execution: a year of claims, submissions, reviews,
+Seeds 10,000 stores × 100 campaigns (seed.execution: ten months of claims, submissions, reviews,
 late and off-price submissions, still-open overdue tasks), then times the real service functions
 behind `GET /analytics/execution` (group_by region|store|clerk|day, all campaigns and one
 campaign), `/analytics/leaderboard` and `/analytics/overdue`, each call in a fresh session like a

@@ -55,6 +55,7 @@ class World:
 
 
 def make_world(seed: int, rounds: int, base_rates: tuple[float, float] = (0.06, 0.25)) -> World:
+    """Products, their scripts' hidden close rates, and every round's customer, from one seed."""
     rng = random.Random(seed)
     rates = []
     for _ in range(PRODUCTS):
@@ -96,12 +97,14 @@ def thompson(rng: random.Random, counts: Counts, product: int) -> int:
 
 
 def greedy_mean(rng: random.Random, counts: Counts, product: int) -> int:
+    """The script with the highest posterior mean: exploits, never explores."""
     means = [alpha / (alpha + beta) for alpha, beta in
              (scripts.posterior(*row) for row in counts.of(product))]
     return max(range(len(means)), key=means.__getitem__)
 
 
 def uniform(rng: random.Random, counts: Counts, product: int) -> int:
+    """Any script, at random."""
     return rng.randrange(len(counts.stats[product]))
 
 

@@ -1,4 +1,4 @@
-"""A year of campaign execution for benchmarks: 10,000 stores × 100 campaigns = 1,000,000 store tasks.
+"""Ten months of campaign execution for benchmarks: 10,000 stores × 100 campaigns = 1,000,000 store tasks.
 
 Deterministic for a seed and a reference time. Rows go in with PostgreSQL's COPY or SQLite
 executemany, one campaign (10,000 tasks) per chunk, instead of through the publish/claim/submit
