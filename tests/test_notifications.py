@@ -165,14 +165,17 @@ def test_quiet_hours_defer_and_never_drop(make, client, app):
     register(client, w.h["clerk1"], "phone-clerk1-0004")
     make.campaign(w.admin, "NIGHT", targeting={"stores": ["S001"]})
     settings = dispatch.DispatchSettings(quiet_hours=QuietHours(22, 8))
-    night = dt.datetime(2026, 11, 22, 15, 30, tzinfo=dt.timezone.utc)  # 23:30 in Shanghai
+    # 23:30 in Shanghai tomorrow: after the delivery was queued, whenever the test runs
+    tomorrow = dt.datetime.now(dt.timezone.utc).date() + dt.timedelta(days=1)
+    night = dt.datetime.combine(tomorrow, dt.time(15, 30), tzinfo=dt.timezone.utc)
     sessions = app.extensions["zhida.sessionmaker"]
     counts = dispatch.drain(sessions, RecordTransport(), worker_id="w1", settings=settings, now=lambda: night)
     assert counts == {"deferred": 1}
     delivery = make.scalar(select(Delivery))
     assert delivery.state == "pending" and delivery.attempts == 0
-    assert delivery.next_attempt_at == dt.datetime(2026, 11, 23, 0, 0, tzinfo=dt.timezone.utc)  # 08:00 local
-    morning = dt.datetime(2026, 11, 23, 0, 1, tzinfo=dt.timezone.utc)
+    release = dt.datetime.combine(tomorrow + dt.timedelta(days=1), dt.time(0, 0), tzinfo=dt.timezone.utc)
+    assert delivery.next_attempt_at == release  # 08:00 local
+    morning = release + dt.timedelta(minutes=1)
     assert dispatch.drain(sessions, RecordTransport(), worker_id="w1", settings=settings,
                           now=lambda: morning) == {"sent": 1}
 
