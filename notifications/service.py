@@ -28,7 +28,7 @@ def token_kind_of(push_token: str, declared: str | None) -> str:
 
 def register_device(*, session: Session, actor: User, client_id: str, platform: str,
                     push_token: str | None, locale: str | None = None,
-                    token_kind: str | None = None) -> Device:
+                    token_kind: str | None = None, app_version: str | None = None) -> Device:
     """Register or refresh this install's push address; the install now belongs to the actor
     (a shared store phone follows whoever signed in last)."""
     now = utcnow()
@@ -41,6 +41,7 @@ def register_device(*, session: Session, actor: User, client_id: str, platform: 
         _end_pending(session, device, "device signed in by another user")
     device.user_id, device.platform, device.updated_at = actor.id, platform, now
     device.locale = locale or device.locale or actor.locale
+    device.app_version = app_version or device.app_version
     device.push_token = push_token
     device.token_kind = token_kind_of(push_token, token_kind) if push_token else "registration_token"
     device.token_dropped_reason = None
