@@ -10,7 +10,7 @@ from sqlalchemy import text
 from werkzeug.routing import IntegerConverter
 
 from backend import config as config_module
-from backend import changefeed, db, migrate
+from backend import changefeed, db, migrate, security_headers
 from backend.common.json_body import BoundedFlaskParser, BoundedJSONProvider
 from backend.errors import register_error_handlers
 
@@ -134,6 +134,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     register_error_handlers(app)
     _limit_body_size(app)
+    security_headers.install(app)
     _register_health(app)
 
     from backend.cli import register_cli

@@ -84,3 +84,44 @@ def test_role_comes_from_the_database_not_the_token(make, client, app):
     response = client.post("/api/v1/regions", json={"code": "WEST", "name": "West"},
                            headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 403 and response.json["error"] == "forbidden_role"
+
+
+def _refresh(client, token):
+    return client.post("/api/v1/auth/refresh", json={"refresh_token": token})
+
+
+def test_password_change_ends_every_token_of_before(make, client):
+    w = make.world()
+    phone, laptop = login(client, "clerk1").json, login(client, "clerk1").json
+    changed = client.patch("/api/v1/users/clerk1", json={"password": "brand-new-pass-2026"},
+                           headers=w.h["admin"])
+    assert changed.status_code == 200, changed.json
+    for tokens in (phone, laptop):
+        refreshed = _refresh(client, tokens["refresh_token"])
+        assert (refreshed.status_code, refreshed.json["error"]) == (401, "session_ended")
+        me = client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {tokens['access_token']}"})
+        assert me.status_code == 401
+    fresh = login(client, "clerk1", "brand-new-pass-2026")
+    assert fresh.status_code == 200 and _refresh(client, fresh.json["refresh_token"]).status_code == 200
+
+
+def test_deactivate_then_reactivate_does_not_revive_old_tokens(make, client):
+    w = make.world()
+    tokens = login(client, "clerk1").json
+    for active in (False, True):
+        response = client.patch("/api/v1/users/clerk1", json={"active": active}, headers=w.h["admin"])
+        assert response.status_code == 200, response.json
+    assert _refresh(client, tokens["refresh_token"]).status_code == 401
+    assert client.get("/api/v1/auth/me", headers={
+        "Authorization": f"Bearer {tokens['access_token']}"}).status_code == 401
+    assert login(client, "clerk1").status_code == 200
+
+
+def test_sign_out_ends_the_users_other_sign_ins_too(make, client):
+    make.world()
+    phone, other = login(client, "clerk1").json, login(client, "clerk1").json
+    headers = {"Authorization": f"Bearer {phone['access_token']}"}
+    assert client.post("/api/v1/auth/logout", json={"refresh_token": phone["refresh_token"]},
+                       headers=headers).status_code == 204
+    assert client.get("/api/v1/auth/me", headers=headers).status_code == 401
+    assert _refresh(client, other["refresh_token"]).status_code == 401

@@ -44,7 +44,7 @@ def _issue(session: Session, user: User, settings: TokenSettings, family_id: str
                              token_hash=hash_refresh_token(refresh), issued_at=now,
                              expires_at=now + dt.timedelta(seconds=settings.refresh_ttl)))
     access = issue_access_token(user_id=user.id, role=user.role, secret=settings.secret,
-                                ttl_seconds=settings.access_ttl, now=now)
+                                ttl_seconds=settings.access_ttl, now=now, epoch=user.session_epoch)
     return IssuedTokens(access_token=access, refresh_token=refresh,
                         expires_in=settings.access_ttl, user=user)
 
@@ -81,7 +81,10 @@ def refresh(*, session: Session, settings: TokenSettings, refresh_token: str) ->
                          .with_for_update())
     if row is None:
         raise Unauthorized("Unknown refresh token.", error="invalid_token")
-    if row.used_at is not None or row.revoked_at is not None:
+    if row.revoked_at is not None and row.used_at is None:
+        raise Unauthorized("This sign-in has ended (signed out, password changed or account "
+                           "deactivated); sign in again.", error="session_ended")
+    if row.used_at is not None:
         # A spent token shows up again: someone holds a copy. End every session of the family.
         _revoke_family(session, row.family_id, now)
         session.commit()
@@ -99,10 +102,27 @@ def refresh(*, session: Session, settings: TokenSettings, refresh_token: str) ->
 
 
 def logout(*, session: Session, actor: User, refresh_token: str) -> None:
-    """Revoke the refresh-token family of this sign-in."""
+    """Sign out: every refresh token, access token and console session of the user ends
+    (SPEC §15)."""
     row = session.scalar(select(RefreshToken)
                          .where(RefreshToken.token_hash == hash_refresh_token(refresh_token)))
     if row is None or row.user_id != actor.id:
         raise Unauthorized("Unknown refresh token.", error="invalid_token")
-    _revoke_family(session, row.family_id, utcnow())
+    end_every_session(session, actor)
     session.commit()
+
+
+def sign_out_of_console(*, session: Session, actor: User | None) -> None:
+    """The console's sign-out: the same as the API's (a copied cookie stops working too)."""
+    if actor is not None:
+        end_every_session(session, actor)
+        session.commit()
+
+
+def end_every_session(session: Session, user: User) -> None:
+    """Revoke the user's refresh tokens and move the session epoch on (access tokens and
+    console cookies of before stop working). The caller commits."""
+    session.execute(update(RefreshToken)
+                    .where(RefreshToken.user_id == user.id, RefreshToken.revoked_at.is_(None))
+                    .values(revoked_at=utcnow()))
+    user.session_epoch += 1

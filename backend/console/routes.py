@@ -96,6 +96,7 @@ def login():
 @bp.post("/logout")
 def logout():
     """Sign out."""
+    auth.sign_out_of_console(session=db.session(), actor=policy.signed_in_user())
     policy.end_session()
     flash(gettext("Signed out."), "info")
     return redirect(url_for("console.login"))
