@@ -7,10 +7,12 @@ from flask import Flask, request, send_from_directory
 from flask_smorest.arguments import ArgumentsMixin
 from flask_smorest import Api
 from sqlalchemy import text
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 from backend import config as config_module
 from backend import changefeed, db, migrate, security_headers
+from backend.auth.throttle import SignInThrottle, ThrottleRules
 from backend.common.json_body import BoundedFlaskParser, BoundedJSONProvider
 from backend.errors import register_error_handlers
 
@@ -99,6 +101,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.json.sort_keys = False
     app.url_map.converters["int"] = BoundedIntConverter
     db.init_app(app)
+    app.extensions["zhida.throttle"] = SignInThrottle(
+        app.config["THROTTLE_STORAGE_URI"],
+        ThrottleRules(app.config["THROTTLE_PER_USERNAME"], app.config["THROTTLE_PER_ADDRESS"]))
+    if app.config["TRUSTED_PROXIES"]:  # the client address throttling counts is the real one
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["TRUSTED_PROXIES"])
     changefeed.install()
 
     api = Api(app)

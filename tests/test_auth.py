@@ -3,6 +3,7 @@
 import datetime as dt
 
 from backend.auth.models import RefreshToken
+from backend.auth.throttle import SignInThrottle, ThrottleRules
 from backend.auth.tokens import issue_access_token
 from tests.factories import PASSWORD
 
@@ -125,3 +126,32 @@ def test_sign_out_ends_the_users_other_sign_ins_too(make, client):
                        headers=headers).status_code == 204
     assert client.get("/api/v1/auth/me", headers=headers).status_code == 401
     assert _refresh(client, other["refresh_token"]).status_code == 401
+
+
+def test_guessing_is_throttled_per_username_without_telling_who_exists(make, client):
+    make.world()
+    answers = [login(client, "clerk1", f"wrong-{i}") for i in range(10)]
+    assert [a.status_code for a in answers] == [401] * 10
+    right = login(client, "clerk1")  # the right password, after ten wrong ones in a minute
+    assert right.status_code == 429 and right.json["error"] == "rate_limited"
+    assert 1 <= int(right.headers["Retry-After"]) <= 60
+    ghost = [login(client, "no-such-user", "x").status_code for _ in range(11)]
+    assert ghost == [401] * 10 + [429]  # an unknown name is throttled the same way
+    assert login(client, "clerk1b").status_code == 200  # other users are unaffected
+    assert make.count(RefreshToken) == 1
+
+
+def test_one_address_is_throttled_across_usernames(make, app):
+    make.world()
+    app.extensions["zhida.throttle"] = SignInThrottle(
+        "memory://", ThrottleRules(per_username="100/minute", per_address="5/minute"))
+    here, elsewhere = app.test_client(), app.test_client()
+    codes = [here.post("/api/v1/auth/login", json={"username": f"user{i}", "password": "x"}).status_code
+             for i in range(6)]
+    assert codes == [401] * 5 + [429]
+    refreshes = [here.post("/api/v1/auth/refresh", json={"refresh_token": "nope"}).status_code
+                 for _ in range(6)]  # refreshing has its own count
+    assert refreshes == [401] * 5 + [429]
+    other = elsewhere.post("/api/v1/auth/login", json={"username": "clerk1", "password": PASSWORD},
+                           environ_base={"REMOTE_ADDR": "10.1.2.3"})
+    assert other.status_code == 200

@@ -430,3 +430,13 @@ def test_a_copied_session_cookie_dies_with_sign_out_and_password_change(make, ap
     assert changed.status_code == 200, changed.json
     assert copied.get("/console/dashboard").status_code == 302
     assert browser.get("/console/dashboard").status_code == 302
+
+
+def test_console_sign_in_is_throttled_like_the_api(client, world):
+    codes = [client.post("/console/login", data={"csrf_token": csrf_token(client), "username": "admin",
+                                                  "password": f"wrong-{i}"}).status_code for i in range(10)]
+    assert codes == [401] * 10
+    right = client.post("/console/login", data={"csrf_token": csrf_token(client), "username": "admin",
+                                                 "password": PASSWORD})
+    assert right.status_code == 429
+    assert client.get("/console/campaigns").status_code == 302  # not signed in

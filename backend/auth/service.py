@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from backend.auth.models import RefreshToken
 from backend.auth.passwords import verify_password
+from backend.auth.throttle import SignInThrottle
 from backend.auth.tokens import hash_refresh_token, issue_access_token, new_refresh_token
 from backend.db import utcnow
 from backend.errors import Forbidden, Unauthorized
@@ -49,8 +50,25 @@ def _issue(session: Session, user: User, settings: TokenSettings, family_id: str
                         expires_in=settings.access_ttl, user=user)
 
 
-def authenticate(*, session: Session, username: str, password: str) -> User:
-    """The active user with this password (API login and console sign-in alike)."""
+@dataclass(frozen=True)
+class Attempt:
+    """A sign-in or refresh attempt, counted by the throttle before anything is checked."""
+
+    throttle: SignInThrottle
+    action: str
+    username: str | None
+    address: str | None
+
+    def count(self) -> None:
+        self.throttle.check(action=self.action, username=self.username, address=self.address)
+
+
+def authenticate(*, session: Session, username: str, password: str,
+                 attempt: Attempt | None = None) -> User:
+    """The active user with this password (API login and console sign-in alike); every attempt
+    is counted first, so guessing is throttled per username and per address."""
+    if attempt is not None:
+        attempt.count()
     user = session.scalar(select(User).where(User.username == username))
     if not verify_password(user.password_hash if user else None, password) or user is None:
         raise Unauthorized("Wrong username or password.", error="invalid_credentials")
@@ -59,9 +77,10 @@ def authenticate(*, session: Session, username: str, password: str) -> User:
     return user
 
 
-def login(*, session: Session, settings: TokenSettings, username: str, password: str) -> IssuedTokens:
+def login(*, session: Session, settings: TokenSettings, username: str, password: str,
+          attempt: Attempt | None = None) -> IssuedTokens:
     """Check the password and start a new refresh-token family."""
-    user = authenticate(session=session, username=username, password=password)
+    user = authenticate(session=session, username=username, password=password, attempt=attempt)
     issued = _issue(session, user, settings, str(uuid.uuid4()), utcnow())
     session.commit()
     return issued
@@ -73,8 +92,11 @@ def _revoke_family(session: Session, family_id: str, now: dt.datetime) -> None:
                     .values(revoked_at=now))
 
 
-def refresh(*, session: Session, settings: TokenSettings, refresh_token: str) -> IssuedTokens:
+def refresh(*, session: Session, settings: TokenSettings, refresh_token: str,
+            attempt: Attempt | None = None) -> IssuedTokens:
     """Rotate a refresh token; presenting a spent one revokes its whole family."""
+    if attempt is not None:
+        attempt.count()
     now = utcnow()
     row = session.scalar(select(RefreshToken)
                          .where(RefreshToken.token_hash == hash_refresh_token(refresh_token))
