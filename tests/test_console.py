@@ -44,9 +44,19 @@ PAGES = [
     ("GET", "/console/tasks/{task}", MANAGERS),
     ("POST", "/console/tasks/{task}/review", MANAGERS),
     ("GET", "/console/photos/{sha}", MANAGERS),
+    ("GET", "/console/campaigns/{campaign}/templates/{template}/edit", HQ),
+    ("POST", "/console/campaigns/{campaign}/templates/{template}/edit", HQ),
+    ("GET", "/console/campaigns/{campaign}/targeting", HQ),
+    ("POST", "/console/campaigns/{campaign}/targeting", HQ),
+    ("POST", "/console/campaigns/{campaign}/cancel", HQ),
+    ("POST", "/console/campaigns/{campaign}/close", HQ),
+    ("GET", "/console/stores/{store}/tasks", MANAGERS),
+    ("POST", "/console/tasks/{task}/cancel", HQ),
+    ("POST", "/console/tasks/{task}/assign", MANAGERS),
+    ("POST", "/console/tasks/{task}/rotate-qr", MANAGERS),
 ]
 PUBLIC_ENDPOINTS = {"console.static", "console.asset", "console.switch_language", "console.login",
-                    "console.logout"}
+                    "console.logout", "console_root.site_root"}
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -96,7 +106,16 @@ def world(make, client):
 
 def concrete(path: str, w) -> str:
     return (path.replace("{campaign}", str(w.campaign.id)).replace("{draft}", str(w.draft.id))
-            .replace("{task}", str(w.task_id)).replace("{sha}", w.sha))
+            .replace("{task}", str(w.task_id)).replace("{sha}", w.sha)
+            .replace("{template}", str(w.campaign.templates[0].id)).replace("{store}", "S001"))
+
+
+def task_versions(make) -> list:
+    """Every task's (id, version, status, QR nonce): any write to a task changes one of them."""
+    rows = sorted(make.session.execute(select(StoreTask.id, StoreTask.version, StoreTask.status,
+                                              StoreTask.qr_nonce)).all())
+    make.session.commit()
+    return rows
 
 
 def task_status(make, task_id: int) -> str:
@@ -198,7 +217,10 @@ def test_a_supervisor_of_another_region_cannot_see_or_review(make, client, world
 @pytest.mark.parametrize("token", [None, "forged-token"])
 def test_form_posts_without_a_valid_csrf_token_are_refused(make, client, world, token):
     sign_in(client, "admin")
+    template = world.campaign.templates[0].id
+    open_task = make.task_id(world.campaign.id, world.s1, "Price check")
     before = row_counts(make)
+    versions = task_versions(make)
     extra = {"csrf_token": token} if token else {}
     posts = [("/console/campaigns/new", {"code": "NOCSRF", "title": "x",
                                          "starts_at": "2030-01-01T09:00",
@@ -206,11 +228,21 @@ def test_form_posts_without_a_valid_csrf_token_are_refused(make, client, world, 
              (f"/console/campaigns/{world.draft.id}/edit", {"title": "changed"}),
              (f"/console/campaigns/{world.draft.id}/publish", {}),
              (f"/console/tasks/{world.task_id}/review", {"decision": "approve"}),
+             (f"/console/campaigns/{world.campaign.id}/templates/{template}/edit",
+              {"tasks-0-title": "changed", "version": "1"}),
+             (f"/console/campaigns/{world.campaign.id}/targeting",
+              {"regions": "EAST", "version": str(world.campaign.version)}),
+             (f"/console/campaigns/{world.campaign.id}/cancel", {}),
+             (f"/console/campaigns/{world.campaign.id}/close", {}),
+             (f"/console/tasks/{open_task}/cancel", {}),
+             (f"/console/tasks/{open_task}/assign", {"username": "clerk1"}),
+             (f"/console/tasks/{open_task}/rotate-qr", {}),
              ("/console/logout", {})]
     for url, data in posts:
         response = client.post(url, data={**data, **extra})
         assert response.status_code == 400, (url, response.status_code)
     assert row_counts(make) == before
+    assert task_versions(make) == versions
     assert task_status(make, world.task_id) == "submitted"
     assert client.get("/console/campaigns").status_code == 200  # still signed in
 
@@ -290,7 +322,14 @@ def test_hq_creates_edits_and_publishes_a_campaign_through_the_forms(make, clien
                         **{"tasks-0-checklist": "a: x\na: y"}), "csrf_token": token})
     assert bad.status_code == 422
     page = bad.get_data(as_text=True)
-    assert "title" in page and "promo_prices" in page and "tasks.0.checklist" in page
+    # Every field's error at once, beside its field, named and worded in the page's language.
+    for field in ("title", "promo_prices", "tasks-0-checklist"):
+        assert f'id="{field}-error"' in page, field
+    summary = re.search(r'<div class="flash flash-error" role="alert" id="form-errors">.*?</div>',
+                        page, re.S).group(0)
+    assert "标题" in summary and "促销价" in summary and "任务 1 · 检查项" in summary
+    assert "tasks.0" not in summary and "Missing data" not in page and "Shorter than" not in page
+    assert "检查项 id 不能重复：a。" in page
     assert make.count(Campaign) == before
 
     response = client.post("/console/campaigns/new", data={**campaign_form(), "csrf_token": token})

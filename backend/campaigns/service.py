@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import exists, func, select, update
 from sqlalchemy.orm import Session
 
 from backend import audit, changefeed, events
@@ -195,6 +195,20 @@ def update_template(*, session: Session, actor: User, campaign_id: int, template
                         **{key: _jsonable(value) for key, value in changes.items()}}, at=now)
     session.commit()
     return template
+
+
+def template_edit_impact(*, session: Session, actor: User, campaign_id: int,
+                         template_id: int) -> dict:
+    """What saving an edit of this template would do now (SPEC §3): unclaimed tasks that take
+    the new text, and claimed ones that will be flagged ``instructions_changed``."""
+    campaign = get_campaign(session=session, actor=actor, campaign_id=campaign_id)
+    template = template_by_id(session, campaign, template_id)
+    counts = dict(session.execute(
+        select(StoreTask.status, func.count()).where(StoreTask.template_id == template.id,
+                                                     StoreTask.status.in_(ACTIVE_STATUSES))
+        .group_by(StoreTask.status)).all())
+    return {"template": template, "open": counts.get("open", 0),
+            "flagged": sum(count for status, count in counts.items() if status != "open")}
 
 
 def _propagate_template(session: Session, actor: User, campaign: Campaign,

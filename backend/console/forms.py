@@ -14,7 +14,8 @@ import marshmallow as ma
 from werkzeug.datastructures import MultiDict
 
 from backend.campaigns.models import Campaign
-from backend.campaigns.schemas import CampaignCreateSchema, CampaignUpdateSchema
+from backend.campaigns.schemas import (CampaignCreateSchema, CampaignUpdateSchema,
+                                       TemplateUpdateSchema)
 
 TASK_FIELD = re.compile(r"^tasks-(\d{1,2})-title$")
 MAX_TASKS = 20
@@ -122,21 +123,51 @@ def targeting_body(args: MultiDict) -> dict:
             "tags": _words(args.get("tags"))}
 
 
-def flatten_errors(errors, prefix: str = "") -> dict[str, str]:
-    """marshmallow's nested errors as {"tasks.0.title": "message"}."""
+def load_targeting_changes(form: MultiDict) -> tuple[dict | None, dict]:
+    """(changes with the new targeting for update_campaign, {}) or (None, field errors)."""
+    try:
+        return CampaignUpdateSchema().load({"version": _number(form.get("version")),
+                                            "targeting": targeting_body(form)}), {}
+    except ma.ValidationError as exc:
+        return None, flatten_errors(exc.messages)
+
+
+def _flatten(errors, prefix: str = "") -> dict[str, str]:
     flat = {}
     if isinstance(errors, dict):
         for key, value in errors.items():
             name = f"{prefix}.{key}" if prefix and key != "_schema" else (prefix or str(key))
-            flat.update(flatten_errors(value, name))
+            flat.update(_flatten(value, name))
     elif isinstance(errors, list) and errors and all(isinstance(item, str) for item in errors):
         flat[prefix or "form"] = " ".join(errors)
     elif isinstance(errors, list):
         for index, value in enumerate(errors):
-            flat.update(flatten_errors(value, f"{prefix}.{index}"))
+            flat.update(_flatten(value, f"{prefix}.{index}"))
     else:
         flat[prefix or "form"] = str(errors)
     return flat
+
+
+def _form_field(key: str) -> str:
+    """The form field an error belongs to: 'promo_prices.X.value' → 'promo_prices',
+    'tasks.0.checklist.1.id' → 'tasks.0.checklist', 'tasks.0.proof.photos' → 'tasks.0.photos'."""
+    parts = key.split(".")
+    if parts[0] == "tasks" and len(parts) >= 3 and parts[1].isdigit():
+        field = parts[3] if parts[2] == "proof" and len(parts) > 3 else parts[2]
+        return ".".join(parts[:2] + [field])
+    if parts[0] == "targeting":
+        return ".".join(parts[:2])
+    return parts[0]
+
+
+def flatten_errors(errors, prefix: str = "") -> dict[str, str]:
+    """marshmallow's nested errors per form field, as {"tasks.0.title": "message"}."""
+    fields: dict[str, list[str]] = {}
+    for key, message in _flatten(errors, prefix).items():
+        messages = fields.setdefault(_form_field(key), [])
+        if message not in messages:
+            messages.append(message)
+    return {field: " ".join(messages) for field, messages in fields.items()}
 
 
 def load_new_campaign(form: MultiDict, timezone: ZoneInfo) -> tuple[dict | None, dict]:
@@ -174,19 +205,43 @@ def form_from_campaign(campaign: Campaign, timezone: ZoneInfo) -> MultiDict:
               ("tags", ", ".join(campaign.targeting.get("tags") or []))]
     fields += [("regions", code) for code in campaign.targeting.get("regions") or []]
     for index, template in enumerate(campaign.templates):
-        prefix = f"tasks-{index}-"
-        fields += [(prefix + "title", template.title), (prefix + "kind", template.kind),
-                   (prefix + "instructions", template.instructions),
-                   (prefix + "checklist", "\n".join(f"{item['id']}: {item['label']}"
-                                                    for item in template.checklist)),
-                   (prefix + "photos", str(template.proof.get("photos", 0))),
-                   (prefix + "max_claimants", str(template.max_claimants)),
-                   (prefix + "script_hint", template.script_hint),
-                   (prefix + "due_in_hours", str(template.due_offset_hours or "")),
-                   (prefix + "due_at", _local(template.due_at, timezone))]
-        fields += [(prefix + flag, "on") for flag in ("quantity", "observed_price")
-                   if template.proof.get(flag)]
+        fields += _template_fields(template, index, timezone)
     return MultiDict(fields)
+
+
+def _template_fields(template, index: int, timezone: ZoneInfo) -> list[tuple[str, str]]:
+    prefix = f"tasks-{index}-"
+    fields = [(prefix + "title", template.title), (prefix + "kind", template.kind),
+              (prefix + "instructions", template.instructions),
+              (prefix + "checklist", "\n".join(f"{item['id']}: {item['label']}"
+                                               for item in template.checklist)),
+              (prefix + "photos", str(template.proof.get("photos", 0))),
+              (prefix + "max_claimants", str(template.max_claimants)),
+              (prefix + "script_hint", template.script_hint),
+              (prefix + "due_in_hours", str(template.due_offset_hours or "")),
+              (prefix + "due_at", _local(template.due_at, timezone))]
+    return fields + [(prefix + flag, "on") for flag in ("quantity", "observed_price")
+                     if template.proof.get(flag)]
+
+
+def form_from_template(template, timezone: ZoneInfo) -> MultiDict:
+    """The fields of one task template (the form that edits it after publish)."""
+    return MultiDict([("version", str(template.version))]
+                     + _template_fields(template, 0, timezone))
+
+
+def load_template_changes(form: MultiDict, timezone: ZoneInfo) -> tuple[dict | None, dict]:
+    """(changes for update_template, {}) or (None, field errors named like the campaign form's
+    first task: tasks.0.title, ...)."""
+    body = _task(form, 0, timezone) or {"title": ""}
+    body["version"] = _number(form.get("version"))
+    try:
+        return TemplateUpdateSchema().load(body), {}
+    except ma.ValidationError as exc:
+        errors = flatten_errors(exc.messages, "tasks.0")
+        if "tasks.0.version" in errors:
+            errors["form"] = errors.pop("tasks.0.version")
+        return None, errors
 
 
 def blank_campaign_form(timezone: ZoneInfo, now: dt.datetime) -> MultiDict:

@@ -12,9 +12,11 @@ from backend.analytics import service as analytics
 from backend.auth import policy
 from backend.campaigns import service as campaigns
 from backend.campaigns import targeting as targeting_rules
+from backend.db import utcnow
 from backend.errors import Conflict, NotFound
 from backend.org import service as org
 from backend.org.models import User
+from backend.tasks import service as tasks
 
 PUBLISHED = ("scheduled", "live", "closed")
 
@@ -25,6 +27,10 @@ def totals(rows: list[dict]) -> dict:
               for key in ("tasks", "claimed", "submitted", "approved", "overdue")}
     summed["completion_rate"] = (round(summed["approved"] / summed["tasks"], 4)
                                  if summed["tasks"] else None)
+    # Each group's rate over its own submissions gives back its whole count of them.
+    for rate in ("on_time_rate", "deviation_rate"):
+        counted = sum(round((row.get(rate) or 0) * row["submitted"]) for row in rows)
+        summed[rate] = round(counted / summed["submitted"], 4) if summed["submitted"] else None
     return summed
 
 
@@ -51,6 +57,8 @@ def campaign_detail(*, session: Session, actor: User, campaign_id: int) -> dict:
         detail["by_store"] = analytics.execution_rates(session=session, actor=actor,
                                                        group_by="store", campaign=campaign_id)
         detail["totals"] = totals(detail["by_region"])
+        detail["store_names"] = org.store_names(
+            session=session, actor=actor, codes=[row["group"] for row in detail["by_store"]])
     return detail
 
 
@@ -63,6 +71,15 @@ def editable_campaign(*, session: Session, actor: User, campaign_id: int):
     return campaign
 
 
+def campaign_targeting(*, session: Session, actor: User, campaign_id: int) -> dict:
+    """A campaign whose targeting may still change (not closed or cancelled), and the regions."""
+    campaign = campaigns.get_campaign(session=session, actor=actor, campaign_id=campaign_id)
+    if campaign.status in ("closed", "cancelled"):
+        raise Conflict("A closed or cancelled campaign cannot be edited.",
+                       error="campaign_locked", status=campaign.status)
+    return {"campaign": campaign, **campaign_form_choices(session=session, actor=actor)}
+
+
 def targeting_preview(*, session: Session, actor: User, targeting: dict, templates: int) -> dict:
     """The live count of the campaign form: unknown codes are named (422), else the preview."""
     targeting_rules.validate_targeting(session, targeting)
@@ -73,6 +90,63 @@ def targeting_preview(*, session: Session, actor: User, targeting: dict, templat
 def campaign_form_choices(*, session: Session, actor: User) -> dict:
     """What the campaign form offers: the regions to target."""
     return {"regions": org.list_regions(session=session, actor=actor)}
+
+
+def template_edit(*, session: Session, actor: User, campaign_id: int, template_id: int) -> dict:
+    """A template to edit after publish, and what saving it would flag (HQ)."""
+    impact = campaigns.template_edit_impact(session=session, actor=actor, campaign_id=campaign_id,
+                                            template_id=template_id)
+    campaign = impact["template"].campaign
+    if campaign.status in ("closed", "cancelled"):
+        raise Conflict("A closed or cancelled campaign cannot be edited.",
+                       error="campaign_locked", status=campaign.status)
+    return {"campaign": campaign, **impact}
+
+
+def store_tasks(*, session: Session, actor: User, code: str, campaign: int | None,
+                status: str | None, page: int) -> dict:
+    """One store's tasks (optionally of one campaign), with the clerks a task may go to."""
+    store = org.get_store(session=session, actor=actor, code=code)
+    chosen = (campaigns.get_campaign(session=session, actor=actor, campaign_id=campaign)
+              if campaign is not None else None)
+    listed = tasks.list_tasks(session=session, actor=actor, page=page, page_size=50,
+                              campaign=campaign, store=code, status=status)
+    clerks = org.list_users(session=session, actor=actor, page=1, page_size=200, role="clerk",
+                            store=code).items
+    return {"store": store, "campaign": chosen, "status": status, "listed": listed,
+            "clerks": [clerk for clerk in clerks if clerk.active], "now": utcnow()}
+
+
+# What a task's history shows of each event: these keys of its before/after, in this order.
+HISTORY_KEYS = ("status", "claimants", "assignee", "template_version", "instructions_changed",
+                "decision", "comment", "reason")
+
+
+def history_rows(events) -> list[dict]:
+    """A task's events as rows a person reads: when, who, what, and each change from → to."""
+    rows = []
+    for event in events or []:
+        before, after = event.before or {}, event.after or {}
+        changes = []
+        for key in HISTORY_KEYS:
+            if key not in after and key not in before:
+                continue
+            old, new = before.get(key), after.get(key)
+            if key in ("status", "claimants") and old == new:
+                continue
+            changes.append({"field": key, "before": old, "after": new})
+        rows.append({"at": event.server_time, "client_time": event.client_time,
+                     "who": event.user, "action": event.action, "changes": changes})
+    return rows
+
+
+def task_detail(*, session: Session, actor: User, task_id: int) -> dict:
+    """A task's proof, its readable history and the store's clerks (to assign it)."""
+    detail = tasks.get_task(session=session, actor=actor, task_id=task_id, include="history")
+    clerks = org.list_users(session=session, actor=actor, page=1, page_size=200, role="clerk",
+                            store=detail["task"].store.code).items
+    return {**detail, "events": history_rows(detail["history"]),
+            "clerks": [clerk for clerk in clerks if clerk.active]}
 
 
 def _region_in_scope(session: Session, actor: User, code: str):
@@ -93,8 +167,10 @@ def dashboard(*, session: Session, actor: User, campaign: int | None, region: st
     overdue = analytics.overdue_tasks(session=session, actor=actor, campaign=campaign)
     overdue = [task for task in overdue if not region or task.store.region.code == region][:50]
     published = campaigns.list_campaigns(session=session, actor=actor, page=1, page_size=100)
+    names = org.store_names(session=session, actor=actor,
+                            codes=[row["group"] for row in by_store])
     return {"campaign": chosen, "region": region, "by_store": by_store, "by_day": by_day,
-            "overdue": overdue, "totals": totals(by_store),
+            "overdue": overdue, "totals": totals(by_store), "store_names": names,
             "campaigns": [item for item in published.items if item.status in PUBLISHED],
             "regions": org.list_regions(session=session, actor=actor)}
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from flask import (current_app, flash, make_response, redirect, request, send_from_directory,
-                   url_for)
+from flask import (Blueprint, current_app, flash, make_response, redirect, request,
+                   send_from_directory, url_for)
 from flask_babel import gettext
 
 from backend import db
@@ -19,16 +19,20 @@ from backend.auth import service as auth
 from backend.auth.policy import HQ, SUPERVISOR, allow_signed_in, current_user
 from backend.campaigns import service as campaigns
 from backend.campaigns.models import CAMPAIGN_STATUSES, TASK_KINDS
-from backend.console import forms, pages
+from backend.console import forms, messages, pages
 from backend.console.i18n import LANGUAGE_COOKIE, LANGUAGES
 from backend.console.web import console_blueprint, error_sentence, render, safe_next
 from backend.db import utcnow
 from backend.errors import Conflict, DomainError, ValidationFailed
 from backend.tasks import blobs
 from backend.tasks import service as tasks
+from backend.tasks.models import TASK_STATUSES
 
 bp = console_blueprint("console", __name__, template_folder="templates", static_folder="static",
                        static_url_path="/static")
+# The site's root: people who type the bare address land in the console (clerks in their app).
+root_bp = Blueprint("console_root", __name__)
+CLERK_APP = "/app/"
 
 MANAGERS = (HQ, SUPERVISOR)
 # The browser libraries installed by `npm ci` (package.json), by the name pages use.
@@ -40,7 +44,8 @@ def _timezone() -> ZoneInfo:
 
 
 def _form_page(form, errors: dict, status: int, campaign=None):
-    return render("campaign_form.html", status, form=form, errors=errors, campaign=campaign,
+    return render("campaign_form.html", status, form=form, errors=messages.translate_errors(errors),
+                  campaign=campaign,
                   kinds=TASK_KINDS, task_indexes=forms.task_indexes(form),
                   timezone=current_app.config["CONSOLE_TIMEZONE"],
                   **pages.campaign_form_choices(session=db.session(), actor=current_user()))
@@ -51,6 +56,18 @@ def _service_errors(exc: DomainError) -> dict:
     errors = forms.flatten_errors(exc.errors) if exc.errors else {}
     errors["form"] = error_sentence(exc.error, exc.message)
     return errors
+
+
+def _back(default: str):
+    """Where a small action form sends the person back to: its `next` field, on this site."""
+    return redirect(safe_next(request.form.get("next"), default))
+
+
+def _flash_refusal(exc: DomainError) -> None:
+    """A refused action as one flash: its sentence, then each field's message, translated."""
+    details = forms.flatten_errors(exc.errors) if exc.errors else {}
+    flash(" ".join([error_sentence(exc.error, exc.message)]
+                   + [messages.translate(text) for text in details.values()]), "error")
 
 
 # ---- signing in ---------------------------------------------------------------------------
@@ -103,6 +120,14 @@ def logout():
     policy.end_session()
     flash(gettext("Signed out."), "info")
     return redirect(url_for("console.login"))
+
+
+@root_bp.get("/")
+def site_root():
+    """The bare address: clerks go to their app, everyone else to the console (or its sign-in)."""
+    user = policy.signed_in_user()
+    return redirect(CLERK_APP if user is not None and user.role == policy.CLERK
+                    else url_for("console.home"))
 
 
 @bp.get("/")
@@ -213,6 +238,130 @@ def campaign_publish(campaign_id):
     return redirect(url_for("console.campaign_detail", campaign_id=campaign_id))
 
 
+# ---- HQ: a campaign's life after publish ---------------------------------------------------
+
+def _template_page(template_edit: dict, form, errors: dict, status: int):
+    return render("template_form.html", status, form=form, errors=messages.translate_errors(errors),
+                  kinds=TASK_KINDS, timezone=current_app.config["CONSOLE_TIMEZONE"],
+                  **template_edit)
+
+
+@bp.route("/campaigns/<int:campaign_id>/templates/<int:template_id>/edit", methods=["GET", "POST"])
+@allow_signed_in(HQ)
+def template_edit(campaign_id, template_id):
+    """Edit one task template, published or not, seeing first how many tasks it will flag."""
+    edit = pages.template_edit(session=db.session(), actor=current_user(),
+                               campaign_id=campaign_id, template_id=template_id)
+    if request.method == "GET":
+        return _template_page(edit, forms.form_from_template(edit["template"], _timezone()), {},
+                              200)
+    changes, errors = forms.load_template_changes(request.form, _timezone())
+    if errors:
+        return _template_page(edit, request.form, errors, 422)
+    try:
+        template = campaigns.update_template(session=db.session(), actor=current_user(),
+                                             campaign_id=campaign_id, template_id=template_id,
+                                             changes=changes)
+    except (ValidationFailed, Conflict) as exc:
+        return _template_page(edit, request.form, _service_errors(exc), exc.status_code)
+    flash(gettext("Task “%(title)s” saved (version %(version)d); %(flagged)d claimed tasks "
+                  "are flagged as changed.", title=template.title, version=template.version,
+                  flagged=edit["flagged"]), "success")
+    return redirect(url_for("console.campaign_detail", campaign_id=campaign_id))
+
+
+@bp.route("/campaigns/<int:campaign_id>/targeting", methods=["GET", "POST"])
+@allow_signed_in(HQ)
+def campaign_targeting(campaign_id):
+    """Widen (or narrow) a published campaign's targeting; publishing again reaches new stores."""
+    page = pages.campaign_targeting(session=db.session(), actor=current_user(),
+                                    campaign_id=campaign_id)
+    if request.method == "GET":
+        return render("targeting_form.html", errors={},
+                      form=forms.form_from_campaign(page["campaign"], _timezone()), **page)
+    changes, errors = forms.load_targeting_changes(request.form)
+    if errors:
+        return render("targeting_form.html", 422, form=request.form,
+                      errors=messages.translate_errors(errors), **page)
+    try:
+        campaigns.update_campaign(session=db.session(), actor=current_user(),
+                                  campaign_id=campaign_id, changes=changes)
+    except (ValidationFailed, Conflict) as exc:
+        return render("targeting_form.html", exc.status_code, form=request.form,
+                      errors=messages.translate_errors(_service_errors(exc)), **page)
+    flash(gettext("Targeting saved. Publish again to reach the stores it adds."), "success")
+    return redirect(url_for("console.campaign_publish", campaign_id=campaign_id))
+
+
+@bp.post("/campaigns/<int:campaign_id>/cancel")
+@allow_signed_in(HQ)
+def campaign_cancel(campaign_id):
+    """Cancel the campaign and every task of it not yet approved."""
+    try:
+        result = campaigns.cancel(session=db.session(), actor=current_user(),
+                                  campaign_id=campaign_id,
+                                  reason=request.form.get("reason", "").strip()[:500])
+    except (ValidationFailed, Conflict) as exc:
+        _flash_refusal(exc)
+    else:
+        flash(gettext("Campaign cancelled: %(n)d tasks cancelled.", n=result["tasks_cancelled"]),
+              "success")
+    return redirect(url_for("console.campaign_detail", campaign_id=campaign_id))
+
+
+@bp.post("/campaigns/<int:campaign_id>/close")
+@allow_signed_in(HQ)
+def campaign_close(campaign_id):
+    """Close a published campaign; its tasks stay as they are for the record."""
+    try:
+        campaigns.close(session=db.session(), actor=current_user(), campaign_id=campaign_id)
+    except (ValidationFailed, Conflict) as exc:
+        _flash_refusal(exc)
+    else:
+        flash(gettext("Campaign closed."), "success")
+    return redirect(url_for("console.campaign_detail", campaign_id=campaign_id))
+
+
+@bp.get("/stores/<code>/tasks")
+@allow_signed_in(*MANAGERS)
+def store_tasks(code):
+    """One store's tasks (of one campaign when chosen), with cancel, assign and QR actions."""
+    status = request.args.get("status")
+    return render("store_tasks.html", statuses=TASK_STATUSES, **pages.store_tasks(
+        session=db.session(), actor=current_user(), code=code,
+        campaign=request.args.get("campaign", type=int),
+        status=status if status in TASK_STATUSES else None,
+        page=request.args.get("page", 1, type=int)))
+
+
+@bp.post("/tasks/<int:task_id>/cancel")
+@allow_signed_in(HQ)
+def task_cancel(task_id):
+    """Cancel one task that is not final (HQ)."""
+    try:
+        tasks.cancel(session=db.session(), actor=current_user(), task_id=task_id,
+                     reason=request.form.get("reason", "").strip()[:500])
+    except (ValidationFailed, Conflict) as exc:
+        _flash_refusal(exc)
+    else:
+        flash(gettext("Task %(id)d cancelled.", id=task_id), "success")
+    return _back(url_for("console.task_detail", task_id=task_id))
+
+
+@bp.post("/tasks/<int:task_id>/assign")
+@allow_signed_in(*MANAGERS)
+def task_assign(task_id):
+    """Hand the task to a clerk of its store."""
+    try:
+        tasks.assign(session=db.session(), actor=current_user(), task_id=task_id,
+                     username=request.form.get("username", "").strip()[:80])
+    except (ValidationFailed, Conflict) as exc:
+        _flash_refusal(exc)
+    else:
+        flash(gettext("Task %(id)d assigned.", id=task_id), "success")
+    return _back(url_for("console.task_detail", task_id=task_id))
+
+
 # ---- supervisors (and HQ): execution ------------------------------------------------------
 
 def _filters() -> dict:
@@ -255,8 +404,8 @@ def review_queue():
 @allow_signed_in(*MANAGERS)
 def task_detail(task_id):
     """One task's proof: photos, checklist, prices, notes, and the review form."""
-    return render("task.html", **tasks.get_task(session=db.session(), actor=current_user(),
-                                                task_id=task_id, include="history"))
+    return render("task.html", **pages.task_detail(session=db.session(), actor=current_user(),
+                                                   task_id=task_id))
 
 
 @bp.post("/tasks/<int:task_id>/review")
@@ -272,7 +421,7 @@ def task_review(task_id):
                             decision=decision,
                             comment=request.form.get("comment", "").strip()[:2000])
     except (ValidationFailed, Conflict) as exc:
-        flash(error_sentence(exc.error, exc.message), "error")
+        _flash_refusal(exc)
         return redirect(url_for("console.task_detail", task_id=task_id))
     flash(gettext("Task %(id)d approved.", id=task.id) if decision == "approve"
           else gettext("Task %(id)d sent back to the store.", id=task.id), "success")

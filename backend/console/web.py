@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from babel.dates import format_datetime
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import get_locale, gettext, refresh
 from flask_wtf.csrf import generate_csrf, validate_csrf
 from werkzeug.exceptions import HTTPException
@@ -33,7 +35,41 @@ ERROR_SENTENCES = {
     "campaign_published": lambda: gettext("Only draft campaigns can be edited here."),
     "already_exists": lambda: gettext("That code is already taken."),
     "invalid_transition": lambda: gettext("That step is not possible in the task's current state."),
+    "validation_error": lambda: gettext("Please correct the fields marked below."),
+    "campaign_locked": lambda: gettext("A closed or cancelled campaign cannot be changed."),
+    "forbidden": lambda: gettext("You may not do this."),
+    "invalid_csv": lambda: gettext("Some lines of the file are invalid; nothing was imported."),
+    "rate_limited": lambda: gettext("Too many attempts. Wait a moment and try again."),
 }
+
+
+def _field_labels() -> dict[str, str]:
+    """Form fields by the names their errors carry, in the page's language."""
+    return {
+        "code": gettext("Code"), "title": gettext("Title"), "description": gettext("Description"),
+        "starts_at": gettext("Starts"), "ends_at": gettext("Ends"),
+        "featured_skus": gettext("Featured SKUs"), "promo_prices": gettext("Promo prices"),
+        "targeting": gettext("Targeting"), "regions": gettext("Regions"),
+        "stores": gettext("Stores"), "tags": gettext("Tags"), "tasks": gettext("Tasks"),
+        "instructions": gettext("Instructions"), "kind": gettext("Kind"),
+        "checklist": gettext("Checklist"), "proof": gettext("Photos required"),
+        "photos": gettext("Photos required"), "due_in_hours": gettext("Due, hours after publish"),
+        "due_at": gettext("or due at"), "max_claimants": gettext("Clerks per store"),
+        "username": gettext("Clerk"), "comment": gettext("Comment"), "reason": gettext("Reason"),
+        "version": gettext("Version"), "file": gettext("File"),
+    }
+
+
+def field_label(name: str) -> str:
+    """A readable name for an error's field key: 'tasks.0.title' → 'Task 1 · Title'."""
+    labels = _field_labels()
+    parts = name.split(".")
+    if parts[0] == "tasks" and len(parts) > 2 and parts[1].isdigit():
+        return f"{gettext('Task %(n)d', n=int(parts[1]) + 1)} · {labels.get(parts[2], parts[2])}"
+    if parts[0] == "form":
+        return ""
+    return labels.get(parts[-1] if parts[0] == "targeting" and len(parts) > 1 else parts[0],
+                      name)
 
 
 def _labels() -> dict[str, str]:
@@ -49,12 +85,58 @@ def _labels() -> dict[str, str]:
         "display_setup": gettext("Display setup"), "price_check": gettext("Price check"),
         "product_push": gettext("Product push"), "photo_audit": gettext("Photo audit"),
         "training": gettext("Training"), "other": gettext("Other"),
+        # what a task's history says happened
+        "created": gettext("created"), "assigned": gettext("assigned"),
+        "started": gettext("started"), "unclaimed": gettext("released"),
+        "rejected": gettext("rejected"), "template_changed": gettext("instructions changed"),
+        "template_edited": gettext("task edited"), "qr_rotated": gettext("new QR code"),
+        "checklist_set": gettext("checklist ticked"),
+        "checklist_edit_lost": gettext("checklist tick lost to a newer edit"),
+        "note_added": gettext("note added"), "photo_attached": gettext("photo added"),
+        "sale_recorded": gettext("sale recorded"), "published": gettext("published"),
+        "edited": gettext("edited"),
+        "field:status": gettext("Status"), "field:claimants": gettext("Clerks"),
+        "field:assignee": gettext("Assigned to"),
+        "field:template_version": gettext("Task version"),
+        "field:instructions_changed": gettext("Instructions changed"),
+        "field:decision": gettext("Decision"), "field:comment": gettext("Comment"),
+        "field:reason": gettext("Reason"),
     }
+
+
+def history_value(field: str, value) -> str:
+    """One before/after value of a task's history as a person reads it."""
+    if value is None or value == [] or value == "":
+        return "—"
+    if isinstance(value, bool):
+        return gettext("yes") if value else gettext("no")
+    if isinstance(value, list):
+        return ", ".join(map(str, value))
+    if field in ("status", "decision"):
+        return _labels().get(value, value)
+    return str(value)
 
 
 def percent(rate: float | None) -> str:
     """A rate as a percentage with one decimal, or a dash when there is nothing to divide."""
     return "—" if rate is None else f"{rate * 100:.1f}%"
+
+
+def local_time(moment, timezone: str | None = None) -> str:
+    """A moment in a named timezone (a store's, else the console's), the zone's name after it."""
+    if moment is None:
+        return "—"
+    zone = timezone or current_app.config["CONSOLE_TIMEZONE"]
+    try:
+        tzinfo = ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        tzinfo, zone = ZoneInfo("UTC"), "UTC"
+    return f"{format_datetime(moment, 'short', tzinfo=tzinfo, locale=get_locale())} {zone}"
+
+
+def store_label(code: str, names: dict[str, str]) -> str:
+    """A store as people name it, its code after: '徐汇店 (S001)'."""
+    return f"{names[code]} ({code})" if code in names else code
 
 
 def error_sentence(error: str, fallback: str) -> str:
@@ -125,7 +207,8 @@ def _template_context() -> dict:
     return {"csrf_token": generate_csrf, "languages": LANGUAGES,
             "language": "en" if locale is not None and locale.language == "en" else "zh_CN",
             "me": g.get("current_user"),
-            "label": lambda value: labels.get(value, value), "percent": percent}
+            "label": lambda value: labels.get(value, value), "percent": percent,
+            "field_label": field_label, "history_value": history_value}
 
 
 def console_blueprint(name: str, import_name: str, **kwargs) -> Blueprint:
@@ -136,4 +219,6 @@ def console_blueprint(name: str, import_name: str, **kwargs) -> Blueprint:
     blueprint.register_error_handler(DomainError, _handle_domain_error)
     blueprint.register_error_handler(HTTPException, _handle_http_error)
     blueprint.context_processor(_template_context)
+    blueprint.add_app_template_filter(local_time, "local_time")
+    blueprint.add_app_template_filter(store_label, "store_label")
     return blueprint

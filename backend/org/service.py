@@ -77,6 +77,15 @@ def get_store(*, session: Session, actor: User, code: str) -> Store:
     return store
 
 
+def store_names(*, session: Session, actor: User, codes) -> dict[str, str]:
+    """{code: name} of the stores with these codes that the actor may see."""
+    codes = sorted({code for code in codes if code})
+    if not codes:
+        return {}
+    return dict(session.execute(select(Store.code, Store.name).where(
+        Store.code.in_(codes), policy.store_scope(actor, Store.id))).all())
+
+
 def create_store(*, session: Session, actor: User, code: str, name: str, region: str,
                  tags: list[str], timezone: str, lat: float | None = None,
                  lng: float | None = None) -> Store:

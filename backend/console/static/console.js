@@ -1,5 +1,6 @@
 // Dashboard charts: the page embeds its rates as JSON; Chart.js (from npm) draws them.
-// Filters submit on change (no inline handlers: the Content-Security-Policy forbids them).
+// Filters submit on change and irreversible forms ask first (no inline handlers: the
+// Content-Security-Policy forbids them).
 (function () {
   "use strict";
   function percentages(values) {
@@ -38,6 +39,14 @@
       select.addEventListener("change", function () { select.form.submit(); });
     });
   }
-  function ready() { autosubmit(); draw(); }
+  // Forms that cannot be undone ask first: <form data-confirm="question">.
+  function confirmations() {
+    document.querySelectorAll("form[data-confirm]").forEach(function (form) {
+      form.addEventListener("submit", function (event) {
+        if (!window.confirm(form.getAttribute("data-confirm"))) { event.preventDefault(); }
+      });
+    });
+  }
+  function ready() { autosubmit(); confirmations(); draw(); }
   if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", ready); } else { ready(); }
 })();
