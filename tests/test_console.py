@@ -479,3 +479,143 @@ def test_console_sign_in_is_throttled_like_the_api(client, world):
                                                  "password": PASSWORD})
     assert right.status_code == 429
     assert client.get("/console/campaigns").status_code == 302  # not signed in
+
+
+# ---- a campaign's life after publish --------------------------------------------------------
+
+def template_form(template, **overrides) -> dict:
+    form = {"version": str(template.version), "tasks-0-title": template.title,
+            "tasks-0-kind": template.kind, "tasks-0-instructions": template.instructions,
+            "tasks-0-checklist": "\n".join(f"{item['id']}: {item['label']}"
+                                           for item in template.checklist),
+            "tasks-0-photos": str(template.proof.get("photos", 0)),
+            "tasks-0-max_claimants": str(template.max_claimants)}
+    form.update(overrides)
+    return form
+
+
+def test_hq_edits_a_published_template_seeing_how_many_tasks_it_flags(make, client, world):
+    token = sign_in(client, "admin")
+    campaign_id = world.campaign.id
+    s3_display = make.task_id(world.campaign.id, world.s3)
+    s2_display = make.task_id(world.campaign.id, world.s2)
+    assigned = client.post(f"/console/tasks/{s3_display}/assign",
+                           data={"csrf_token": token, "username": "clerk3",
+                                 "next": "/console/stores/S003/tasks"})
+    assert assigned.status_code == 302 and assigned.location == "/console/stores/S003/tasks"
+    assert task_status(make, s3_display) == "claimed"
+    template = world.campaign.templates[0]
+    url = f"/console/campaigns/{world.campaign.id}/templates/{template.id}/edit"
+    page = client.get(url).get_data(as_text=True)
+    # Display: S001 submitted (keeps its text, not active), S002 open, S003 claimed.
+    assert 'data-open="1" data-flagged="1"' in page and "1 个已领取的任务" in page
+
+    bad = client.post(url, data={**template_form(template, **{"tasks-0-title": "",
+                                                                 "tasks-0-photos": "11"}),
+                                 "csrf_token": token})
+    assert bad.status_code == 422
+    text = bad.get_data(as_text=True)
+    assert 'id="tasks-0-title-error"' in text and 'id="tasks-0-photos-error"' in text
+    assert "必填" in text and "Missing data" not in text
+
+    saved = client.post(url, data={**template_form(template, **{
+        "tasks-0-instructions": "New planogram, poster left."}), "csrf_token": token})
+    assert saved.status_code == 302, saved.get_data(as_text=True)
+    make.session.expire_all()
+    flags = dict(make.session.execute(select(StoreTask.id, StoreTask.instructions_changed)
+                                      .where(StoreTask.id.in_([s2_display, s3_display]))).all())
+    make.session.commit()
+    assert flags == {s2_display: False, s3_display: True}
+    stale_form = template_form(template, version="1")
+    make.session.commit()  # the lazy load above began a transaction: SQLite's write lock
+    stale = client.post(url, data={**stale_form, "csrf_token": token})
+    assert stale.status_code == 409 and "刷新页面" in stale.get_data(as_text=True)
+
+    store_page = client.get(f"/console/stores/S003/tasks?campaign={campaign_id}")
+    listing = store_page.get_data(as_text=True)
+    assert f'data-task="{s3_display}"' in listing and "说明已更改" in listing
+    assert "Store S003" in listing and "qr-sheet.pdf?store=S003" in listing
+
+
+def test_hq_cancels_rotates_republishes_and_closes(make, client, world):
+    token = sign_in(client, "admin")
+    campaign_id, version = world.campaign.id, world.campaign.version
+    template = world.campaign.templates[0].id
+    price_check = make.task_id(world.campaign.id, world.s1, "Price check")
+    nonce = make.scalar(select(StoreTask.qr_nonce).where(StoreTask.id == price_check))
+    rotated = client.post(f"/console/tasks/{price_check}/rotate-qr", data={"csrf_token": token})
+    assert rotated.status_code == 302
+    assert make.scalar(select(StoreTask.qr_nonce).where(StoreTask.id == price_check)) != nonce
+    assert client.post(f"/console/tasks/{price_check}/cancel",
+                       data={"csrf_token": token}).status_code == 302
+    assert task_status(make, price_check) == "cancelled"
+    again = client.post(f"/console/tasks/{price_check}/cancel", data={"csrf_token": token})
+    assert again.status_code == 302  # refused with a message, nothing written
+    assert "当前状态" in client.get(again.location).get_data(as_text=True)
+
+    # A store added to a targeted region gets its tasks when the campaign is published again.
+    make.store("S004", world.east)
+    targeting = client.post(f"/console/campaigns/{campaign_id}/targeting", data={
+        "csrf_token": token, "regions": ["EAST"], "stores": "S002, MARS",
+        "version": str(version)})
+    assert targeting.status_code == 422 and "未知的门店：MARS" in targeting.get_data(as_text=True)
+    tasks_before = make.count(StoreTask)
+    published = client.post(f"/console/campaigns/{campaign_id}/publish",
+                            data={"csrf_token": token})
+    assert published.status_code == 302
+    assert make.count(StoreTask) == tasks_before + 2  # S004's two tasks, nothing doubled
+
+    closed = client.post(f"/console/campaigns/{campaign_id}/close", data={"csrf_token": token})
+    assert closed.status_code == 302
+    assert make.scalar(select(Campaign.status).where(Campaign.id == campaign_id)) == "closed"
+    assert client.get(f"/console/campaigns/{campaign_id}/templates/{template}/edit"
+                      ).status_code == 409
+
+    other = make.campaign(world.admin, "OTHER", targeting={"regions": ["NORTH"]}).id
+    make.session.commit()
+    cancelled = client.post(f"/console/campaigns/{other}/cancel",
+                            data={"csrf_token": token, "reason": "budget"})
+    assert cancelled.status_code == 302
+    statuses = set(make.session.scalars(select(StoreTask.status)
+                                        .where(StoreTask.campaign_id == other)))
+    make.session.commit()
+    assert statuses == {"cancelled"}
+
+
+def test_supervisor_drills_from_the_dashboard_to_a_task_history_in_chinese(make, client, world):
+    token = sign_in(client, "sup_east")
+    dashboard = client.get(f"/console/dashboard?campaign={world.campaign.id}").get_data(as_text=True)
+    link = f"/console/stores/S001/tasks?campaign={world.campaign.id}"
+    assert f'href="{link}"' in dashboard and "Store S001" in dashboard
+    store_page = client.get(link).get_data(as_text=True)
+    assert f'href="/console/tasks/{world.task_id}"' in store_page
+    assert "/cancel" not in store_page  # cancelling is HQ's
+    assert client.post(f"/console/tasks/{world.task_id}/cancel",
+                       data={"csrf_token": token}).status_code == 403
+    page = client.get(f"/console/tasks/{world.task_id}").get_data(as_text=True)
+    history = re.search(r'<table class="striped" id="history">.*?</table>', page, re.S).group(0)
+    assert 'data-action="assigned"' in history and 'data-action="submitted"' in history
+    assert "已指派" in history and "Sup_East" in history and "督导" in history
+    assert "待领取 → <strong>已领取</strong>" in history  # from → to, in Chinese
+    assert "assigned" not in re.sub(r'data-action="\w+"', "", history)
+    client.get("/console/lang/en")
+    english = client.get(f"/console/tasks/{world.task_id}").get_data(as_text=True)
+    assert "open → <strong>claimed</strong>" in english
+
+
+def test_the_site_root_leads_to_the_console_or_the_clerk_app(client, world):
+    assert client.get("/").location == "/console/"
+    sign_in(client, "clerk1")
+    assert client.get("/").location == "/app/"
+
+
+def test_a_supervisor_of_another_region_cannot_act_on_its_tasks(make, client, world):
+    token = sign_in(client, "sup_north")
+    price_check = make.task_id(world.campaign.id, world.s1, "Price check")
+    versions = task_versions(make)
+    assert client.get("/console/stores/S001/tasks").status_code == 403
+    for action, data in (("assign", {"username": "clerk1"}), ("rotate-qr", {}), ("cancel", {})):
+        response = client.post(f"/console/tasks/{price_check}/{action}",
+                               data={"csrf_token": token, **data})
+        assert response.status_code == 403, action
+    assert task_versions(make) == versions
