@@ -133,12 +133,14 @@ def create_app(test_config: dict | None = None) -> Flask:
     # The web console: server-rendered pages on plain blueprints, so not in the OpenAPI spec.
     from backend.console.i18n import init_i18n
     from backend.console.routes import bp as console_bp
+    from backend.console.master_data import bp as console_admin_bp
     from backend.console.routes import root_bp as console_root_bp
     from qr.console import bp as console_qr_bp
 
     init_i18n(app)
     app.register_blueprint(console_bp)
     app.register_blueprint(console_root_bp)
+    app.register_blueprint(console_admin_bp)
     app.register_blueprint(console_qr_bp)
 
     register_error_handlers(app)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import re
 from pathlib import Path
 
@@ -14,7 +15,10 @@ from sqlalchemy import select
 from backend.campaigns.models import Campaign
 from backend.config import load_config
 from backend.console.i18n import CATALOGS
+from backend.catalog.models import Product
 from backend.db import Base
+from backend.org.models import Region, Store, User
+from backend.sales.models import SalesLine
 from backend.tasks.models import StoreTask
 from seed.demo import tiny_png
 from tests.factories import PASSWORD
@@ -54,10 +58,25 @@ PAGES = [
     ("POST", "/console/tasks/{task}/cancel", HQ),
     ("POST", "/console/tasks/{task}/assign", MANAGERS),
     ("POST", "/console/tasks/{task}/rotate-qr", MANAGERS),
+    ("GET", "/console/regions", HQ),
+    ("POST", "/console/regions", HQ),
+    ("GET", "/console/stores", MANAGERS),
+    ("POST", "/console/stores", HQ),
+    ("GET", "/console/stores/{store}/edit", HQ),
+    ("POST", "/console/stores/{store}/edit", HQ),
+    ("GET", "/console/users", HQ),
+    ("POST", "/console/users", HQ),
+    ("GET", "/console/users/{user}/edit", HQ),
+    ("POST", "/console/users/{user}/edit", HQ),
+    ("GET", "/console/products", HQ),
+    ("POST", "/console/products/import", HQ),
+    ("GET", "/console/sales", HQ),
+    ("POST", "/console/sales", HQ),
 ]
 PUBLIC_ENDPOINTS = {"console.static", "console.asset", "console.switch_language", "console.login",
                     "console.logout", "console_root.site_root"}
 
+PRODUCTS_CSV = b"sku,name,category,brand,price\nNEW-1,New serum,serum,Acme,99.00\n"
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
@@ -107,7 +126,8 @@ def world(make, client):
 def concrete(path: str, w) -> str:
     return (path.replace("{campaign}", str(w.campaign.id)).replace("{draft}", str(w.draft.id))
             .replace("{task}", str(w.task_id)).replace("{sha}", w.sha)
-            .replace("{template}", str(w.campaign.templates[0].id)).replace("{store}", "S001"))
+            .replace("{template}", str(w.campaign.templates[0].id)).replace("{store}", "S001")
+            .replace("{user}", "clerk1"))
 
 
 def task_versions(make) -> list:
@@ -237,12 +257,24 @@ def test_form_posts_without_a_valid_csrf_token_are_refused(make, client, world, 
              (f"/console/tasks/{open_task}/cancel", {}),
              (f"/console/tasks/{open_task}/assign", {"username": "clerk1"}),
              (f"/console/tasks/{open_task}/rotate-qr", {}),
+             ("/console/regions", {"code": "SOUTH", "name": "South"}),
+             ("/console/stores", {"code": "S900", "name": "x", "region": "EAST"}),
+             ("/console/stores/S001/edit", {"name": "renamed", "region": "NORTH"}),
+             ("/console/users", {"username": "nocsrf", "display_name": "x", "role": "hq_admin",
+                                 "password": "long-enough-1"}),
+             ("/console/users/clerk1/edit", {"display_name": "x", "locale": "en"}),
+             ("/console/products/import", {"file": (io.BytesIO(PRODUCTS_CSV), "p.csv")}),
+             ("/console/sales", {"file": (io.BytesIO(b"transaction_id,store_code,sku,quantity,"
+                                                     b"sold_at\nT1,S001,LIP-01,1,"
+                                                     b"2026-11-11T10:00:00+08:00\n"), "s.csv")}),
              ("/console/logout", {})]
     for url, data in posts:
         response = client.post(url, data={**data, **extra})
         assert response.status_code == 400, (url, response.status_code)
     assert row_counts(make) == before
     assert task_versions(make) == versions
+    assert make.scalar(select(Store.name).where(Store.code == "S001")) == "Store S001"
+    assert make.scalar(select(User.display_name).where(User.username == "clerk1")) == "Clerk1"
     assert task_status(make, world.task_id) == "submitted"
     assert client.get("/console/campaigns").status_code == 200  # still signed in
 
@@ -619,3 +651,117 @@ def test_a_supervisor_of_another_region_cannot_act_on_its_tasks(make, client, wo
                                data={"csrf_token": token, **data})
         assert response.status_code == 403, action
     assert task_versions(make) == versions
+
+
+# ---- master data ----------------------------------------------------------------------------
+
+def test_hq_adds_regions_and_stores_with_every_error_at_once(make, client, world):
+    token = sign_in(client, "admin")
+    bad = client.post("/console/regions", data={"csrf_token": token, "code": "a b", "name": ""})
+    assert bad.status_code == 422
+    page = bad.get_data(as_text=True)
+    assert 'id="code-error"' in page and 'id="name-error"' in page and "必填" in page
+    taken = client.post("/console/regions", data={"csrf_token": token, "code": "EAST", "name": "x"})
+    assert taken.status_code == 409 and "已被使用" in taken.get_data(as_text=True)
+    assert client.post("/console/regions", data={"csrf_token": token, "code": "SOUTH",
+                                                 "name": "华南"}).status_code == 302
+    assert make.scalar(select(Region.name).where(Region.code == "SOUTH")) == "华南"
+
+    regions_before = make.count(Store)
+    bad = client.post("/console/stores", data={"csrf_token": token, "code": "S101", "name": "",
+                                               "region": "SOUTH", "tags": "Mall!",
+                                               "timezone": "Mars/Olympus"})
+    assert bad.status_code == 422
+    page = bad.get_data(as_text=True)
+    for field in ("name", "tags", "timezone"):
+        assert f'id="{field}-error"' in page, field
+    assert "不是时区名称" in page and make.count(Store) == regions_before
+    created = client.post("/console/stores", data={"csrf_token": token, "code": "S101",
+                                                   "name": "深圳万象城店", "region": "SOUTH",
+                                                   "tags": "mall, flagship",
+                                                   "timezone": "Asia/Shanghai"})
+    assert created.status_code == 302
+    listing = client.get("/console/stores?q=万象").get_data(as_text=True)
+    assert 'data-store="S101"' in listing and 'data-store="S001"' not in listing
+    moved = client.post("/console/stores/S003/edit", data={"csrf_token": token, "name": "Store S003",
+                                                           "region": "NORTH", "tags": "street",
+                                                           "timezone": "Asia/Shanghai"})
+    assert moved.status_code == 302
+    assert make.scalar(select(Region.code).join(Store, Store.region_id == Region.id)
+                       .where(Store.code == "S003")) == "NORTH"
+
+
+def test_supervisors_see_and_search_their_regions_stores_only(client, world):
+    sign_in(client, "sup_east")
+    page = client.get("/console/stores").get_data(as_text=True)
+    assert 'data-store="S001"' in page and 'data-store="S003"' in page
+    assert 'data-store="S002"' not in page and 'id="store-form"' not in page
+    assert 'data-store="S001"' not in client.get("/console/stores?q=S003").get_data(as_text=True)
+
+
+def test_hq_adds_a_clerk_then_deactivates_and_resets_them(make, client, world):
+    token = sign_in(client, "admin")
+    bad = client.post("/console/users", data={"csrf_token": token, "username": "x",
+                                              "display_name": "", "password": "short",
+                                              "role": "clerk", "locale": "zh-CN", "store": ""})
+    assert bad.status_code == 422
+    page = bad.get_data(as_text=True)
+    for field in ("username", "display_name", "password"):
+        assert f'id="{field}-error"' in page, field
+    no_store = client.post("/console/users", data={
+        "csrf_token": token, "username": "clerk_s001_9", "display_name": "王芳",
+        "password": "first-password-1", "role": "clerk", "locale": "zh-CN", "store": ""})
+    assert no_store.status_code == 422 and "店员必须属于一个门店" in no_store.get_data(as_text=True)
+    created = client.post("/console/users", data={
+        "csrf_token": token, "username": "clerk_s001_9", "display_name": "王芳",
+        "password": "first-password-1", "role": "clerk", "locale": "zh-CN", "store": "S001"})
+    assert created.status_code == 302
+    assert client.post("/api/v1/auth/login", json={"username": "clerk_s001_9",
+                                                   "password": "first-password-1"}).status_code == 200
+    people = client.get("/console/users?role=clerk").get_data(as_text=True)
+    assert 'data-user="clerk_s001_9"' in people and "王芳" in people and "Store S001" in people
+
+    edited = client.post("/console/users/clerk_s001_9/edit", data={
+        "csrf_token": token, "display_name": "王芳", "locale": "zh-CN", "store": "S001",
+        "password": "a-new-password-2"})  # "active" unticked: deactivated
+    assert edited.status_code == 302
+    assert make.scalar(select(User.active).where(User.username == "clerk_s001_9")) is False
+    assert client.post("/api/v1/auth/login", json={"username": "clerk_s001_9",
+                                                   "password": "a-new-password-2"}).status_code == 403
+
+
+def test_hq_imports_products_seeing_every_bad_line(make, client, world):
+    token = sign_in(client, "admin")
+    before = make.count(Product)
+    csv_text = ("sku,name,category,brand,price\n"
+                "SER-1,Serum,serum,Acme,99.00\n"
+                "SER-2,,serum,Acme,abc\n"
+                "SER-1,Serum again,serum,Acme,98.00\n").encode()
+    bad = client.post("/console/products/import", data={"csrf_token": token,
+                                                         "file": (io.BytesIO(csv_text), "p.csv")})
+    assert bad.status_code == 422
+    page = bad.get_data(as_text=True)
+    assert "第 3 行" in page and "第 4 行" in page and "与第 2 行相同" in page
+    assert make.count(Product) == before
+    good = client.post("/console/products/import", data={
+        "csrf_token": token, "file": (io.BytesIO(PRODUCTS_CSV), "p.csv")})
+    assert good.status_code == 302 and make.count(Product) == before + 1
+    listing = client.get("/console/products?q=serum").get_data(as_text=True)
+    assert 'data-sku="NEW-1"' in listing and "New serum" in listing
+
+
+def test_hq_uploads_a_sales_file_and_reads_the_report(make, client, world):
+    token = sign_in(client, "admin")
+    csv_text = (b"transaction_id,store_code,sku,quantity,sold_at\n"
+                b"T1,S001,LIP-01,1,2026-11-11T10:00:00+08:00\n"
+                b"T1,S001,LIP-02,2,2026-11-11T10:00:00+08:00\n"
+                b"T2,S999,LIP-01,1,2026-11-11T11:00:00+08:00\n")
+    response = client.post("/console/sales", data={"csrf_token": token,
+                                                   "file": (io.BytesIO(csv_text), "s.csv")})
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert 'data-figure="imported">2<' in page and 'data-figure="rejected">1<' in page
+    assert "S999" in page and make.count(SalesLine) == 2
+    missing = client.post("/console/sales", data={"csrf_token": token,
+                                                  "file": (io.BytesIO(b"a,b\n1,2\n"), "s.csv")})
+    assert missing.status_code == 422 and make.count(SalesLine) == 2

@@ -76,6 +76,16 @@ PATTERNS: list[tuple[re.Pattern, Callable[..., str]]] = [(re.compile(pattern), t
     (r"HQ admins have neither a store nor regions\.",
      lambda: _("HQ admins have neither a store nor regions.")),
     (r"Missing\.", lambda: _("Required.")),
+    (r"Not an IANA timezone name \(e\.g\. Asia/Shanghai\)\.",
+     lambda: _("Not a timezone name (e.g. Asia/Shanghai).")),
+    (r"Tags are 1-40 lowercase letters, digits, '_' or '-'\.",
+     lambda: _("Tags are 1-40 lowercase letters, digits, '_' or '-'.")),
+    (r"Use 3-80 letters, digits, '_', '\.', '@' or '-'\.",
+     lambda: _("Use 3-80 letters, digits, '_', '.', '@' or '-'.")),
+    (r"duplicate of line (?P<n>\d+)\.", lambda n: _("the same as line %(n)s.", n=n)),
+    (r"not valid JSON\.", lambda: _("not valid JSON.")),
+    (r"Expected (?P<columns>.*)\.", lambda columns: _("Expected the columns %(columns)s.",
+                                                       columns=columns)),
     (r"Not UTF-8\.", lambda: _("The file is not UTF-8 text.")),
     (r"Missing column\(s\): (?P<columns>.*)\.", lambda columns: _("Missing column(s): %(columns)s.",
                                                                   columns=columns)),
@@ -84,7 +94,10 @@ PATTERNS: list[tuple[re.Pattern, Callable[..., str]]] = [(re.compile(pattern), t
 
 def translate(message: str) -> str:
     """One English validation sentence in the page's language (unknown ones unchanged)."""
-    parts = re.split(r"(?<=\.) (?=[A-Z])", message.strip())
+    whole = _one(message.strip())
+    if whole != message.strip():
+        return whole
+    parts = re.split(r"(?<=\.) (?=[A-Z])", message.strip())  # marshmallow joins sentences
     return " ".join(_one(part) for part in parts)
 
 
@@ -93,7 +106,14 @@ def _one(sentence: str) -> str:
         match = pattern.fullmatch(sentence)
         if match:
             return translated(**match.groupdict())
+    named = FIELD_MESSAGE.fullmatch(sentence)  # "price: Not a valid number." (CSV line reports)
+    if named:
+        from backend.console.web import field_label
+        return f"{field_label(named.group(1))}: {translate(named.group(2))}"
     return sentence
+
+
+FIELD_MESSAGE = re.compile(r"([a-z_]+): (.+)")
 
 
 def translate_errors(errors: dict[str, str]) -> dict[str, str]:

@@ -56,7 +56,13 @@ def _field_labels() -> dict[str, str]:
         "photos": gettext("Photos required"), "due_in_hours": gettext("Due, hours after publish"),
         "due_at": gettext("or due at"), "max_claimants": gettext("Clerks per store"),
         "username": gettext("Clerk"), "comment": gettext("Comment"), "reason": gettext("Reason"),
-        "version": gettext("Version"), "file": gettext("File"),
+        "version": gettext("Version"), "file": gettext("File"), "name": gettext("Name"),
+        "region": gettext("Region"), "timezone": gettext("Timezone"),
+        "display_name": gettext("Display name"), "password": gettext("Password"),
+        "role": gettext("Role"), "store": gettext("Store"), "locale": gettext("Language"),
+        "sku": "SKU", "category": gettext("Category"), "brand": gettext("Brand"),
+        "price": gettext("Price"), "attributes": gettext("Attributes"),
+        "header": gettext("Header line"),
     }
 
 
@@ -68,6 +74,8 @@ def field_label(name: str) -> str:
         return f"{gettext('Task %(n)d', n=int(parts[1]) + 1)} · {labels.get(parts[2], parts[2])}"
     if parts[0] == "form":
         return ""
+    if name.startswith("line "):
+        return gettext("Line %(n)s", n=name[5:])
     return labels.get(parts[-1] if parts[0] == "targeting" and len(parts) > 1 else parts[0],
                       name)
 

@@ -60,9 +60,13 @@ def create_region(*, session: Session, actor: User, code: str, name: str) -> Reg
 # ---- stores ---------------------------------------------------------------------------------
 
 def list_stores(*, session: Session, actor: User, page: int, page_size: int,
-                region: str | None = None, tag: str | None = None) -> Page:
-    """Stores in the actor's scope, filtered by region code and tag."""
+                region: str | None = None, tag: str | None = None,
+                q: str | None = None) -> Page:
+    """Stores in the actor's scope, filtered by region code, tag and a name/code fragment."""
     statement = select(Store).where(policy.store_scope(actor, Store.id)).order_by(Store.code)
+    if q:
+        pattern = f"%{q}%"
+        statement = statement.where(Store.name.ilike(pattern) | Store.code.ilike(pattern))
     if region:
         statement = statement.join(Region).where(Region.code == region)
     if tag:

@@ -47,6 +47,19 @@
       });
     });
   }
-  function ready() { autosubmit(); confirmations(); draw(); }
+  // Long uploads show that they are running: <form data-busy="message"> with a <progress hidden>.
+  function busyForms() {
+    document.querySelectorAll("form[data-busy]").forEach(function (form) {
+      form.addEventListener("submit", function () {
+        var bar = form.querySelector("progress");
+        if (bar) { bar.hidden = false; bar.setAttribute("aria-label", form.getAttribute("data-busy")); }
+        form.querySelectorAll("button[type=submit]").forEach(function (button) {
+          button.setAttribute("aria-busy", "true");
+          button.textContent = form.getAttribute("data-busy");
+        });
+      });
+    });
+  }
+  function ready() { autosubmit(); confirmations(); busyForms(); draw(); }
   if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", ready); } else { ready(); }
 })();
