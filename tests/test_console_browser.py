@@ -272,3 +272,162 @@ def test_publish_claim_submit_approve_in_a_real_browser(make, live_server, chrom
         context.close()
     print(f"\nconsole screenshots ({backend}): {camera.folder}")
     assert len(camera.taken) == 16
+
+
+def test_hq_and_a_supervisor_run_the_operation_in_a_real_browser(make, live_server, chromium,
+                                                                database_url):
+    """Console v2: a published campaign changed, a task cancelled, master data added and
+    imported, a supervisor's drill-down to a task's history, every new page in both languages."""
+    base = live_server
+    w = make.world()
+    campaign_id = w.campaign.id
+    make.session.commit()
+    backend = "postgresql" if database_url.startswith("postgresql") else "sqlite"
+    camera = Camera(SCREENSHOTS / backend / "v2")
+    blocked = []
+
+    def watch(page):
+        page.on("console", lambda message: blocked.append(message.text)
+                if "Content Security Policy" in message.text else None)
+        page.on("dialog", lambda dialog: dialog.accept())  # the data-confirm questions
+        return page
+
+    # ---- a supervisor assigns a task first, so its history has a step ---------------------
+    supervisor = chromium.new_context(locale="zh-CN", viewport=LAPTOP)
+    page = watch(supervisor.new_page())
+    sign_in(page, base, "sup_east")
+    page.goto(f"{base}/console/dashboard?campaign={campaign_id}")
+    page.click("#store-rates tr[data-group='S001'] th a")  # the row leads to the store's tasks
+    page.wait_for_load_state("networkidle")
+    assert "/console/stores/S001/tasks" in page.url
+    assert "Store S001" in page.locator("h1").inner_text()
+    display = page.locator("#store-tasks tr", has_text="Display")
+    display.locator("select[name=username]").select_option("clerk1")
+    display.locator("form[action$='/assign'] button").click()
+    page.wait_for_load_state("networkidle")
+    assert "已指派" in page.locator(".flash").inner_text()
+    camera.shoot(page, "01-store-tasks-supervisor-zh")
+    page.locator("#store-tasks tr", has_text="Display").locator("td a").first.click()
+    page.wait_for_load_state("networkidle")
+    history = page.locator("#history").inner_text()
+    assert "已指派" in history and "待领取 → 已领取" in history and "Sup_East" in history
+    camera.shoot(page, "02-task-history-zh")
+
+    # ---- HQ, in Chinese: the published campaign's life ------------------------------------
+    hq = chromium.new_context(locale="zh-CN", viewport=LAPTOP)
+    page = watch(hq.new_page())
+    sign_in(page, base, "admin")
+    page.goto(f"{base}/console/campaigns/{campaign_id}")
+    page.click("#campaign-actions summary")
+    camera.shoot(page, "03-campaign-published-zh")
+    page.locator("a.edit-template").first.click()
+    page.wait_for_load_state("networkidle")
+    impact = page.locator("#edit-impact")
+    assert impact.get_attribute("data-flagged") == "1" and impact.get_attribute("data-open") == "2"
+    camera.shoot(page, "04-template-edit-zh")
+    page.fill("input[name='tasks-0-title']", "")
+    page.click("main form[action$='/edit'] button[type=submit]")
+    page.wait_for_load_state("networkidle")
+    assert "必填" in page.locator("#tasks-0-title-error").inner_text()
+    camera.shoot(page, "05-template-edit-errors-zh")
+    page.fill("input[name='tasks-0-title']", "Display")
+    page.fill("textarea[name='tasks-0-instructions']", "新陈列图：海报放左侧")
+    page.click("main form[action$='/edit'] button[type=submit]")
+    page.wait_for_load_state("networkidle")
+    assert "1 个已领取的任务已标记" in page.locator(".flash").inner_text()
+
+    page.goto(f"{base}/console/stores/S003/tasks?campaign={campaign_id}")
+    row = page.locator("#store-tasks tr", has_text="Price check")
+    row.locator("form[action$='/cancel'] button").click()  # confirmed in the dialog
+    page.wait_for_load_state("networkidle")
+    assert "已取消" in page.locator(".flash").inner_text()
+    assert "已取消" in page.locator("#store-tasks tr", has_text="Price check").inner_text()
+    camera.shoot(page, "06-store-tasks-hq-zh")
+
+    # ---- HQ: a store, a clerk, products and sales ----------------------------------------
+    page.click("nav a[href$='/console/stores']")
+    page.fill("#store-form input[name=code]", "S101")
+    page.fill("#store-form input[name=name]", "深圳万象城店")
+    page.select_option("#store-form select[name=region]", "EAST")
+    page.fill("#store-form input[name=tags]", "mall, flagship")
+    page.click("#store-form button[type=submit]")
+    page.wait_for_load_state("networkidle")
+    assert page.locator("tr[data-store='S101']").count() == 1
+    camera.shoot(page, "07-stores-zh")
+    page.click("nav a[href$='/console/users']")
+    page.fill("#user-form input[name=username]", "clerk_s101_1")
+    page.fill("#user-form input[name=display_name]", "王芳")
+    page.fill("#user-form input[name=password]", "short")
+    page.click("#user-form button[type=submit]")
+    page.wait_for_load_state("networkidle")
+    assert page.locator("#password-error").count() == 1 and page.locator("#store-error").count() == 0
+    page.fill("#user-form input[name=password]", "first-password-1")
+    page.fill("#user-form input[name=store]", "S101")
+    page.click("#user-form button[type=submit]")
+    page.wait_for_load_state("networkidle")
+    assert "王芳" in page.locator("tr[data-user='clerk_s101_1']").inner_text()
+    camera.shoot(page, "08-users-zh")
+    page.click("nav a[href$='/console/products']")
+    page.set_input_files("#product-import input[type=file]", files=[{
+        "name": "products.csv", "mimeType": "text/csv",
+        "buffer": "sku,name,category,brand,price\nSER-1,精华,serum,Acme,99\nSER-2,,serum,Acme,x\n"
+                  .encode()}])
+    page.click("#product-import button[type=submit]")
+    page.wait_for_load_state("networkidle")
+    assert "第 3 行" in page.locator("#form-errors").inner_text()
+    camera.shoot(page, "09-products-import-errors-zh")
+    page.set_input_files("#product-import input[type=file]", files=[{
+        "name": "products.csv", "mimeType": "text/csv",
+        "buffer": "sku,name,category,brand,price\nSER-1,精华,serum,Acme,99\n".encode()}])
+    page.click("#product-import button[type=submit]")
+    page.wait_for_load_state("networkidle")
+    assert page.locator("tr[data-sku='SER-1']").count() == 1
+    page.click("nav a[href$='/console/sales']")
+    page.set_input_files("#sales-form input[type=file]", files=[{
+        "name": "pos.csv", "mimeType": "text/csv",
+        "buffer": ("transaction_id,store_code,sku,quantity,sold_at\n"
+                   "T1,S001,LIP-01,1,2026-11-11T10:00:00+08:00\n"
+                   "T1,S001,SER-1,1,2026-11-11T10:00:00+08:00\n"
+                   "T2,S999,LIP-01,1,2026-11-11T10:00:00+08:00\n").encode()}])
+    page.click("#sales-form button[type=submit]")
+    page.wait_for_load_state("networkidle")
+    assert page.locator("[data-figure=imported]").inner_text() == "2"
+    assert page.locator("[data-figure=rejected]").inner_text() == "1"
+    camera.shoot(page, "10-sales-report-zh")
+    page.goto(f"{base}/console/regions")
+    camera.shoot(page, "11-regions-zh")
+
+    # ---- the same pages in English ----------------------------------------------------------
+    other_language(hq, base, "en")
+    page = watch(hq.new_page())
+    template_id = w.campaign.templates[0].id
+    make.session.commit()
+    for name, path in [("12-campaign-en", f"/console/campaigns/{campaign_id}"),
+                       ("13-template-edit-en",
+                        f"/console/campaigns/{campaign_id}/templates/{template_id}/edit"),
+                       ("14-targeting-en", f"/console/campaigns/{campaign_id}/targeting"),
+                       ("15-store-tasks-en", f"/console/stores/S001/tasks?campaign={campaign_id}"),
+                       ("16-stores-en", "/console/stores"), ("17-store-edit-en", "/console/stores/S101/edit"),
+                       ("18-users-en", "/console/users"), ("19-user-edit-en", "/console/users/clerk_s101_1/edit"),
+                       ("20-products-en", "/console/products"), ("21-sales-en", "/console/sales"),
+                       ("22-regions-en", "/console/regions")]:
+        page.goto(base + path)
+        assert "Stores" in page.locator("header nav").inner_text(), path
+        camera.shoot(page, name)
+    task_id = make.task_id(campaign_id, w.s1)
+    page.goto(f"{base}/console/tasks/{task_id}")
+    assert "open → claimed" in page.locator("#history").inner_text()
+    camera.shoot(page, "23-task-history-en")
+    other_language(hq, base, "zh_CN")
+    page = watch(hq.new_page())
+    for name, path in [("24-targeting-zh", f"/console/campaigns/{campaign_id}/targeting"),
+                       ("25-store-edit-zh", "/console/stores/S101/edit"),
+                       ("26-user-edit-zh", "/console/users/clerk_s101_1/edit")]:
+        page.goto(base + path)
+        assert "门店" in page.locator("header nav").inner_text(), path
+        camera.shoot(page, name)
+    assert blocked == []
+    for context in (hq, supervisor):
+        context.close()
+    print(f"\nconsole v2 screenshots ({backend}): {camera.folder}")
+    assert len(camera.taken) == 26

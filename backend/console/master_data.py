@@ -28,8 +28,7 @@ COMMON_TIMEZONES = ("Asia/Shanghai", "Asia/Hong_Kong", "Asia/Taipei", "Asia/Urum
 
 def _errors(exc: DomainError) -> dict:
     """A refused write as translated form errors, its sentence on top."""
-    errors = forms.flatten_errors(exc.errors) if exc.errors else {}
-    errors = messages.translate_errors(errors)
+    errors = forms.flatten_errors(messages.translate_nested(exc.errors)) if exc.errors else {}
     errors["form"] = error_sentence(exc.error, exc.message)
     return errors
 

@@ -119,3 +119,12 @@ FIELD_MESSAGE = re.compile(r"([a-z_]+): (.+)")
 def translate_errors(errors: dict[str, str]) -> dict[str, str]:
     """Every message of a flat {field: message} mapping, translated."""
     return {field: translate(message) for field, message in errors.items()}
+
+
+def translate_nested(errors):
+    """Every message of marshmallow-style nested errors (dicts and lists of sentences)."""
+    if isinstance(errors, dict):
+        return {key: translate_nested(value) for key, value in errors.items()}
+    if isinstance(errors, list):
+        return [translate_nested(value) for value in errors]
+    return translate(errors) if isinstance(errors, str) else errors

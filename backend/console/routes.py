@@ -53,7 +53,7 @@ def _form_page(form, errors: dict, status: int, campaign=None):
 
 def _service_errors(exc: DomainError) -> dict:
     """A refused write as form errors: the fields it names, and its sentence on top."""
-    errors = forms.flatten_errors(exc.errors) if exc.errors else {}
+    errors = forms.flatten_errors(messages.translate_nested(exc.errors)) if exc.errors else {}
     errors["form"] = error_sentence(exc.error, exc.message)
     return errors
 
@@ -65,9 +65,8 @@ def _back(default: str):
 
 def _flash_refusal(exc: DomainError) -> None:
     """A refused action as one flash: its sentence, then each field's message, translated."""
-    details = forms.flatten_errors(exc.errors) if exc.errors else {}
-    flash(" ".join([error_sentence(exc.error, exc.message)]
-                   + [messages.translate(text) for text in details.values()]), "error")
+    details = forms.flatten_errors(messages.translate_nested(exc.errors)) if exc.errors else {}
+    flash(" ".join([error_sentence(exc.error, exc.message)] + list(details.values())), "error")
 
 
 # ---- signing in ---------------------------------------------------------------------------
