@@ -136,12 +136,14 @@ def create_app(test_config: dict | None = None) -> Flask:
     from backend.console.master_data import bp as console_admin_bp
     from backend.console.routes import root_bp as console_root_bp
     from qr.console import bp as console_qr_bp
+    from recommend.console import bp as console_recommend_bp
 
     init_i18n(app)
     app.register_blueprint(console_bp)
     app.register_blueprint(console_root_bp)
     app.register_blueprint(console_admin_bp)
     app.register_blueprint(console_qr_bp)
+    app.register_blueprint(console_recommend_bp)
 
     register_error_handlers(app)
     _limit_body_size(app)

@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
-from babel.messages.extract import extract_from_dir
+from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir, extract_python
 from babel.messages.pofile import read_po
 from sqlalchemy import select
 
@@ -72,6 +72,10 @@ PAGES = [
     ("POST", "/console/products/import", HQ),
     ("GET", "/console/sales", HQ),
     ("POST", "/console/sales", HQ),
+    ("GET", "/console/products/{sku}", HQ),
+    ("POST", "/console/products/{sku}/pairings/{action}", HQ),
+    ("GET", "/console/scripts", MANAGERS),
+    ("POST", "/console/scripts/{script}/moderate", MANAGERS),
 ]
 PUBLIC_ENDPOINTS = {"console.static", "console.asset", "console.switch_language", "console.login",
                     "console.logout", "console_root.site_root"}
@@ -120,6 +124,10 @@ def world(make, client):
     w = make.world()
     w.draft = make.campaign(w.admin, "DRAFT1", publish=False, targeting={"regions": ["EAST"]})
     w.task_id, w.sha = submitted_task(make, client, w, w.s1)
+    contributed = client.post("/api/v1/scripts", headers=w.h["clerk1"], json={
+        "sku": "LIP-01", "locale": "zh-CN", "text": "这支口红显白，搭配 LIP-02 更持久。"})
+    assert contributed.status_code == 201 and contributed.json["status"] == "pending"
+    w.script_id = contributed.json["id"]
     return w
 
 
@@ -127,7 +135,8 @@ def concrete(path: str, w) -> str:
     return (path.replace("{campaign}", str(w.campaign.id)).replace("{draft}", str(w.draft.id))
             .replace("{task}", str(w.task_id)).replace("{sha}", w.sha)
             .replace("{template}", str(w.campaign.templates[0].id)).replace("{store}", "S001")
-            .replace("{user}", "clerk1"))
+            .replace("{user}", "clerk1").replace("{sku}", "LIP-01").replace("{action}", "pin")
+            .replace("{script}", str(w.script_id)))
 
 
 def task_versions(make) -> list:
@@ -267,6 +276,8 @@ def test_form_posts_without_a_valid_csrf_token_are_refused(make, client, world, 
              ("/console/sales", {"file": (io.BytesIO(b"transaction_id,store_code,sku,quantity,"
                                                      b"sold_at\nT1,S001,LIP-01,1,"
                                                      b"2026-11-11T10:00:00+08:00\n"), "s.csv")}),
+             ("/console/products/LIP-01/pairings/pin", {"other": "LIP-02"}),
+             (f"/console/scripts/{world.script_id}/moderate", {"decision": "approve"}),
              ("/console/logout", {})]
     for url, data in posts:
         response = client.post(url, data={**data, **extra})
@@ -467,6 +478,11 @@ def test_every_console_text_has_a_chinese_translation():
     method_map = [("**.py", "python"), ("**/templates/**.html", "jinja2")]
     wanted = {message for _file, _line, message, _comments, _context in extract_from_dir(
         str(root / "backend" / "console"), method_map)}
+    for module in ("qr/console.py", "recommend/console.py"):  # console pages of other packages
+        with (root / module).open("rb") as source:
+            wanted |= {message for _line, _function, message, _comments in extract_python(
+                source, DEFAULT_KEYWORDS, [], {})}
+    wanted = {message if isinstance(message, str) else message[0] for message in wanted}
     with (CATALOGS / "zh_CN" / "LC_MESSAGES" / "messages.po").open("rb") as po_file:
         catalog = read_po(po_file)
     untranslated = sorted(message for message in wanted
@@ -765,3 +781,50 @@ def test_hq_uploads_a_sales_file_and_reads_the_report(make, client, world):
     missing = client.post("/console/sales", data={"csrf_token": token,
                                                   "file": (io.BytesIO(b"a,b\n1,2\n"), "s.csv")})
     assert missing.status_code == 422 and make.count(SalesLine) == 2
+
+
+# ---- recommendations ------------------------------------------------------------------------
+
+def test_hq_pins_and_bans_pairings_from_the_product_page(make, client, world):
+    token = sign_in(client, "admin")
+    make.product("SER-1", category="serum")
+    pin = client.post("/console/products/LIP-01/pairings/pin", data={"csrf_token": token,
+                                                                    "other": "SER-1"})
+    assert pin.status_code == 302
+    page = client.get("/console/products/LIP-01").get_data(as_text=True)
+    assert 'data-pairing="SER-1" data-source="pinned"' in page and "总部置顶" in page
+    api_pairings = client.get("/api/v1/products/LIP-01/pairings", headers=world.h["admin"]).json
+    assert api_pairings["pairings"][0] == {**api_pairings["pairings"][0], "sku": "SER-1",
+                                           "source": "pinned"}
+    assert client.post("/console/products/LIP-01/pairings/ban", data={
+        "csrf_token": token, "other": "SER-1"}).status_code == 302
+    page = client.get("/console/products/LIP-01").get_data(as_text=True)
+    assert 'data-pairing="SER-1"' not in page
+    unknown = client.post("/console/products/LIP-01/pairings/pin", data={"csrf_token": token,
+                                                                        "other": "NOPE"})
+    assert unknown.status_code == 302
+    assert "未找到" in client.get(unknown.location).get_data(as_text=True)
+    assert client.post("/console/products/LIP-01/pairings/unban", data={
+        "csrf_token": token, "other": "SER-1"}).status_code == 302
+    assert client.get("/api/v1/products/LIP-01/pairings", headers=world.h["admin"]).status_code == 200
+
+
+def test_a_supervisor_approves_a_clerks_script_from_the_queue(make, client, world):
+    token = sign_in(client, "sup_north")
+    assert f'data-script="{world.script_id}"' not in client.get("/console/scripts").get_data(
+        as_text=True)
+    refused = client.post(f"/console/scripts/{world.script_id}/moderate",
+                          data={"csrf_token": token, "decision": "approve"})
+    assert refused.status_code == 403
+    client.post("/console/logout", data={"csrf_token": token})
+    token = sign_in(client, "sup_east")
+    queue = client.get("/console/scripts").get_data(as_text=True)
+    assert f'data-script="{world.script_id}"' in queue and "这支口红显白" in queue
+    no_reason = client.post(f"/console/scripts/{world.script_id}/moderate",
+                            data={"csrf_token": token, "decision": "reject", "comment": ""})
+    assert "必填" in client.get(no_reason.location).get_data(as_text=True)
+    approved = client.post(f"/console/scripts/{world.script_id}/moderate",
+                           data={"csrf_token": token, "decision": "approve"})
+    assert approved.status_code == 302
+    ranked = client.get("/api/v1/scripts?sku=LIP-01&locale=zh-CN", headers=world.h["clerk1"]).json
+    assert [script["id"] for script in ranked] == [world.script_id]

@@ -109,6 +109,12 @@ def _labels() -> dict[str, str]:
         "field:instructions_changed": gettext("Instructions changed"),
         "field:decision": gettext("Decision"), "field:comment": gettext("Comment"),
         "field:reason": gettext("Reason"),
+        "source:learned": gettext("learned from sales"), "source:category": gettext("same category"),
+        "source:popular": gettext("popular"), "source:pinned": gettext("pinned by HQ"),
+        "source:hq": gettext("HQ"), "source:clerk": gettext("clerk"),
+        "source:llm": gettext("generated (LLM)"), "source:generated": gettext("generated"),
+        "script:pending": gettext("waiting"), "script:approved": gettext("approved"),
+        "script:rejected": gettext("rejected"),
     }
 
 
