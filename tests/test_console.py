@@ -456,6 +456,12 @@ def test_supervisor_reviews_from_the_queue_and_sees_the_rate(make, client, world
     assert lines[0].startswith("group,tasks,claimed,submitted,approved")
     assert [line.split(",")[0] for line in lines[1:]] == ["S001", "S003"]
     assert lines[1].split(",")[6] == "0.5"
+    chinese = client.get(f"/console/dashboard.csv?campaign={campaign}&lang=zh_CN").get_data(
+        as_text=True).splitlines()
+    assert chinese[0].startswith("分组,任务") and chinese[1:] == lines[1:]
+    english = client.get(f"/console/dashboard.csv?campaign={campaign}&lang=en").get_data(
+        as_text=True).splitlines()
+    assert english[0].startswith("Group,Tasks,Claimed") and english[1:] == lines[1:]
 
 
 # ---- languages ----------------------------------------------------------------------------

@@ -47,6 +47,15 @@ def get_product(*, session: Session, actor: User, sku: str) -> Product:
     return product_by_sku(session, sku)
 
 
+def product_names(*, session: Session, actor: User, skus) -> dict[str, str]:
+    """{sku: name} of the products with these SKUs."""
+    skus = sorted({sku for sku in skus if sku})
+    if not skus:
+        return {}
+    return dict(session.execute(select(Product.sku, Product.name)
+                                .where(Product.sku.in_(skus))).all())
+
+
 def create_product(*, session: Session, actor: User, **fields) -> Product:
     """Add a product (HQ)."""
     if session.scalar(select(Product.id).where(Product.sku == fields["sku"])):

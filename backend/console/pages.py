@@ -12,6 +12,7 @@ from backend.analytics import service as analytics
 from backend.auth import policy
 from backend.campaigns import service as campaigns
 from backend.campaigns import targeting as targeting_rules
+from backend.catalog import service as catalog
 from backend.db import utcnow
 from backend.errors import Conflict, NotFound
 from backend.org import service as org
@@ -47,7 +48,9 @@ def campaign_list(*, session: Session, actor: User, page: int, status: str | Non
 def campaign_detail(*, session: Session, actor: User, campaign_id: int) -> dict:
     """A campaign, its reach (drafts) or its progress per region and per store (published)."""
     campaign = campaigns.get_campaign(session=session, actor=actor, campaign_id=campaign_id)
-    detail = {"campaign": campaign, "preview": None, "by_region": [], "by_store": []}
+    detail = {"campaign": campaign, "preview": None, "by_region": [], "by_store": [],
+              "product_names": catalog.product_names(session=session, actor=actor,
+                                                     skus=campaign.featured_skus)}
     if campaign.published_at is None:
         detail["preview"] = campaigns.preview_campaign(session=session, actor=actor,
                                                        campaign_id=campaign_id)
@@ -145,8 +148,11 @@ def task_detail(*, session: Session, actor: User, task_id: int) -> dict:
     detail = tasks.get_task(session=session, actor=actor, task_id=task_id, include="history")
     clerks = org.list_users(session=session, actor=actor, page=1, page_size=200, role="clerk",
                             store=detail["task"].store.code).items
+    task = detail["task"]
+    skus = [*task.campaign.featured_skus, *task.observed_prices, *task.sales]
     return {**detail, "events": history_rows(detail["history"]),
-            "clerks": [clerk for clerk in clerks if clerk.active]}
+            "clerks": [clerk for clerk in clerks if clerk.active],
+            "product_names": catalog.product_names(session=session, actor=actor, skus=skus)}
 
 
 def _region_in_scope(session: Session, actor: User, code: str):
@@ -176,12 +182,17 @@ def dashboard(*, session: Session, actor: User, campaign: int | None, region: st
 
 
 def execution_csv(*, session: Session, actor: User, campaign: int | None, region: str | None,
-                  group_by: str) -> str:
-    """The dashboard's rates as the API's CSV."""
+                  group_by: str, headers: dict[str, str] | None = None) -> str:
+    """The dashboard's rates as the API's CSV; with ``headers`` (column → title) the header
+    line is those titles (a spreadsheet in the reader's language), else the stable column names."""
     if region:
         _region_in_scope(session, actor, region)
     if group_by not in analytics.GROUPS:
         raise NotFound(f"No grouping '{group_by}'.")
-    return analytics.as_csv(analytics.execution_rates(session=session, actor=actor,
+    text = analytics.as_csv(analytics.execution_rates(session=session, actor=actor,
                                                       group_by=group_by, campaign=campaign,
                                                       region=region))
+    if not headers:
+        return text
+    first, _, rest = text.partition("\n")
+    return ",".join(headers.get(column, column) for column in first.split(",")) + "\n" + rest

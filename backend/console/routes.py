@@ -21,7 +21,8 @@ from backend.campaigns import service as campaigns
 from backend.campaigns.models import CAMPAIGN_STATUSES, TASK_KINDS
 from backend.console import forms, messages, pages
 from backend.console.i18n import LANGUAGE_COOKIE, LANGUAGES
-from backend.console.web import console_blueprint, error_sentence, render, safe_next
+from backend.console.web import (console_blueprint, csv_headers, error_sentence, render,
+                                 safe_next)
 from backend.db import utcnow
 from backend.errors import Conflict, DomainError, ValidationFailed
 from backend.tasks import blobs
@@ -381,7 +382,9 @@ def dashboard():
 def dashboard_csv():
     """The dashboard's rates as CSV (the analytics API's columns)."""
     group_by = request.args.get("group_by", "store")
+    lang = request.args.get("lang")
     text = pages.execution_csv(session=db.session(), actor=current_user(), group_by=group_by,
+                               headers=csv_headers(lang) if lang in LANGUAGES else None,
                                **_filters())
     response = make_response(text)
     response.mimetype = "text/csv"

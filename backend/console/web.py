@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel.dates import format_datetime
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
-from flask_babel import get_locale, gettext, refresh
+from flask_babel import force_locale, get_locale, gettext, refresh
 from flask_wtf.csrf import generate_csrf, validate_csrf
 from werkzeug.exceptions import HTTPException
 from wtforms.validators import ValidationError
@@ -116,6 +116,19 @@ def _labels() -> dict[str, str]:
         "script:pending": gettext("waiting"), "script:approved": gettext("approved"),
         "script:rejected": gettext("rejected"),
     }
+
+
+def csv_headers(language: str) -> dict[str, str]:
+    """The execution CSV's column titles in one language (the export's ?lang=)."""
+    with force_locale(language):
+        return {"group": gettext("Group"), "tasks": gettext("Tasks"), "claimed": gettext("Claimed"),
+                "submitted": gettext("Submitted"), "approved": gettext("Approved"),
+                "overdue": gettext("Overdue"), "completion_rate": gettext("Completion"),
+                "on_time_rate": gettext("On time"),
+                "median_claim_minutes": gettext("Median claim (min)"),
+                "deviation_rate": gettext("Deviation"), "attach_rate": gettext("Attach rate"),
+                "attach_rate_before": gettext("Attach rate before"),
+                "attach_uplift": gettext("Uplift")}
 
 
 def history_value(field: str, value) -> str:
