@@ -4,7 +4,6 @@ import marshmallow as ma
 from marshmallow import validate
 
 from backend.common.schemas import Instant, StrictSchema, Text, code_field
-from backend.tasks.schemas import StoreTaskSchema
 
 
 class ClaimRequestSchema(StrictSchema):
@@ -14,11 +13,26 @@ class ClaimRequestSchema(StrictSchema):
         "description": "When the phone scanned (recorded; never decides who wins)"})
 
 
+class ClaimHolderSchema(ma.Schema):
+    username = ma.fields.String()
+    display_name = ma.fields.String()
+    claimed_at = ma.fields.DateTime()
+
+
+class ClaimedTaskSchema(ma.Schema):
+    """What a scan changes; the whole task is GET /tasks/{id} (or the next sync pull)."""
+
+    id = ma.fields.Integer()
+    status = ma.fields.String()
+    version = ma.fields.Integer()
+    claimants = ma.fields.List(ma.fields.Nested(ClaimHolderSchema))
+
+
 class ClaimResultSchema(ma.Schema):
     created = ma.fields.Boolean(metadata={"description": "false: you already held it (re-scan)"})
     username = ma.fields.String()
     claimed_at = ma.fields.DateTime()
-    task = ma.fields.Nested(StoreTaskSchema)
+    task = ma.fields.Nested(ClaimedTaskSchema)
 
 
 class QrTokenSchema(ma.Schema):

@@ -14,14 +14,14 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from backend import audit, db
+from backend import audit, changefeed, db
 from backend.auth import policy
 from backend.campaigns.models import Campaign
 from backend.db import utcnow
 from backend.errors import Conflict, Forbidden, Gone, NotFound, ValidationFailed
 from backend.org.models import Store, User
 from backend.tasks import service as tasks
-from backend.tasks.models import StoreTask
+from backend.tasks.models import StoreTask, TaskClaim
 from qr import render, tokens
 
 NOT_CLAIMABLE_TASK = ("submitted", "approved", "cancelled")
@@ -42,11 +42,28 @@ class QrSettings:
         return cls(keyring=keyring, grace=dt.timedelta(hours=config.get("QR_GRACE_HOURS", 72)))
 
 
+@dataclass(frozen=True)
+class Claimant:
+    username: str
+    display_name: str
+    claimed_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class ClaimedTask:
+    """The slim answer's task: what a scan changes."""
+
+    id: int
+    status: str
+    version: int
+    claimants: list[Claimant]
+
+
 @dataclass
 class ClaimResult:
     """The task after the claim, and whether this scan made a new claim."""
 
-    task: StoreTask
+    task: ClaimedTask
     created: bool
     username: str
     claimed_at: dt.datetime
@@ -99,45 +116,75 @@ def rotate_qr(*, session: Session, actor: User, task_id: int, settings: QrSettin
     return {"token": token, "expires_at": expires_at}
 
 
+def _claimants(session: Session, task_id: int) -> list[Claimant]:
+    rows = session.execute(select(User.username, User.display_name, TaskClaim.claimed_at)
+                           .join(User, TaskClaim.user_id == User.id)
+                           .where(TaskClaim.task_id == task_id)
+                           .order_by(TaskClaim.claimed_at, TaskClaim.id))
+    return [Claimant(*row) for row in rows]
+
+
+def _forget_loaded_task(session: Session, task_id: int) -> None:
+    """A caller (sync push) may hold the task loaded: it must see the claim written in SQL."""
+    loaded = session.identity_map.get(session.identity_key(StoreTask, task_id))
+    if loaded is not None:
+        session.expire(loaded)
+
+
 def claim_by_qr(*, session: Session, actor: User, qr_token: str, settings: QrSettings,
                 client_id: str | None = None, scanned_at: dt.datetime | None = None,
                 now: dt.datetime | None = None) -> ClaimResult:
-    """Claim the task a scanned code names, with every check of SPEC §4; nothing written on refusal."""
+    """Claim the task a scanned code names, with every check of SPEC §4; nothing written on refusal.
+
+    Few round trips, since a burst of scans queues on one task row: the task row locked with
+    the columns the checks need, its claimants, then capacity + claim in one statement
+    (``tasks.take_claim``), the event row, and the change-feed row at commit."""
     now = now or utcnow()
     claims = tokens.verify(qr_token, settings.keyring, now)
-    task = session.scalar(select(StoreTask).where(StoreTask.id == claims.task_id)
-                          .with_for_update(of=StoreTask))
+    task = session.execute(
+        select(StoreTask.id, StoreTask.store_id, StoreTask.status, StoreTask.qr_nonce,
+               StoreTask.version, Store.code.label("store_code"), Campaign.status.label("campaign_status"))
+        .join(Store, StoreTask.store_id == Store.id).join(Campaign, StoreTask.campaign_id == Campaign.id)
+        .where(StoreTask.id == claims.task_id).with_for_update(of=StoreTask)).first()
     if task is None or task.store_id != claims.store_id:
         raise tokens.InvalidQr("This code names no task.")
     if actor.role != policy.CLERK or actor.store_id != task.store_id:
-        raise Forbidden(f"This task belongs to store {task.store.code}.", error="wrong_store",
-                        store=task.store.code)
+        raise Forbidden(f"This task belongs to store {task.store_code}.", error="wrong_store",
+                        store=task.store_code)
     if task.qr_nonce != claims.nonce:
         raise Gone("This code was replaced by a newer one; scan the current sheet.",
                    error="qr_revoked")
-    mine = next((claim for claim in task.claims if claim.user_id == actor.id), None)
+    holders = _claimants(session, task.id)  # read under the task's lock: current
+    mine = next((c for c in holders if c.username == actor.username), None)
     if mine is not None:  # a re-scan by a holder is the same claim, whatever happened since
         db.commit(session)
-        return ClaimResult(task=task, created=False, username=actor.username,
-                           claimed_at=mine.claimed_at)
-    campaign: Campaign = task.campaign
-    if task.status in NOT_CLAIMABLE_TASK or campaign.status in NOT_CLAIMABLE_CAMPAIGN:
-        raise Conflict(f"The task is {task.status} (campaign {campaign.status}); it cannot be claimed.",
+        return ClaimResult(task=ClaimedTask(task.id, task.status, task.version, holders),
+                           created=False, username=actor.username, claimed_at=mine.claimed_at)
+    if task.status in NOT_CLAIMABLE_TASK or task.campaign_status in NOT_CLAIMABLE_CAMPAIGN:
+        raise Conflict(f"The task is {task.status} (campaign {task.campaign_status}); it cannot be claimed.",
                        error="task_not_claimable", status=task.status,
-                       campaign_status=campaign.status)
-    before = {"status": task.status, "claimants": sorted(c.user.username for c in task.claims),
-              "version": task.version}
-    tasks.add_claimant(session, task, actor, now, client_id=client_id, scanned_at=scanned_at)
-    task.version += 1
-    task.updated_at = now
-    session.flush()
+                       campaign_status=task.campaign_status)
+    _forget_loaded_task(session, task.id)
+    taken = tasks.take_claim(session, task_id=task.id, clerk_id=actor.id, now=now,
+                             client_id=client_id, scanned_at=scanned_at, bump_version=True)
+    if taken is None:
+        raise Conflict("The task already has all the claimants it allows.",
+                       error="task_already_claimed",
+                       held_by=[{"username": c.username, "claimed_at": c.claimed_at.isoformat()}
+                                for c in holders],
+                       since=holders[0].claimed_at.isoformat() if holders else None)
+    status, version = taken
+    after = [*holders, Claimant(actor.username, actor.display_name, now)]
+    changefeed.mark_tasks_where(session, StoreTask.id == task.id)
     audit.record(session, entity="task", entity_id=task.id, action="claimed", actor=actor,
-                 before=before, after={"status": task.status, "version": task.version,
-                                       "claimants": sorted(c.user.username for c in task.claims),
-                                       "via": "qr"},
+                 before={"status": task.status, "claimants": sorted(c.username for c in holders),
+                         "version": task.version},
+                 after={"status": status, "version": version,
+                        "claimants": sorted(c.username for c in after), "via": "qr"},
                  client_id=client_id, client_time=scanned_at, at=now)
     db.commit(session)
-    return ClaimResult(task=task, created=True, username=actor.username, claimed_at=now)
+    return ClaimResult(task=ClaimedTask(task.id, status, version, after), created=True,
+                       username=actor.username, claimed_at=now)
 
 
 def qr_sheet(*, session: Session, actor: User, campaign_id: int, settings: QrSettings,
