@@ -142,10 +142,10 @@ def _write_changes(session: Session) -> None:
             ["txid", "entity", "entity_id", "op", "store_id", "region_id", "created_at"], rows))
     for entity, rows in personal:
         entity_id, user_id = rows.subquery().c
-        numbered = select(txid.label("txid"), literal(entity).label("entity"), entity_id,
+        personal_rows = select(txid.label("txid"), literal(entity).label("entity"), entity_id,
                           literal("put").label("op"), user_id, now.label("created_at"))
         session.execute(insert(Change).from_select(
-            ["txid", "entity", "entity_id", "op", "user_id", "created_at"], numbered))
+            ["txid", "entity", "entity_id", "op", "user_id", "created_at"], personal_rows))
 
 
 def _before_commit(session: Session) -> None:
