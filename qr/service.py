@@ -116,12 +116,33 @@ def rotate_qr(*, session: Session, actor: User, task_id: int, settings: QrSettin
     return {"token": token, "expires_at": expires_at}
 
 
-def _claimants(session: Session, task_id: int) -> list[Claimant]:
-    rows = session.execute(select(User.username, User.display_name, TaskClaim.claimed_at)
-                           .join(User, TaskClaim.user_id == User.id)
-                           .where(TaskClaim.task_id == task_id)
-                           .order_by(TaskClaim.claimed_at, TaskClaim.id))
-    return [Claimant(*row) for row in rows]
+@dataclass(frozen=True)
+class _TaskForClaim:
+    id: int
+    store_id: int
+    store_code: str
+    status: str
+    campaign_status: str
+    qr_nonce: int
+    version: int
+    full: bool
+    holders: list[Claimant]
+
+
+def _task_for_claim(session: Session, task_id: int) -> _TaskForClaim | None:
+    """The task as one statement sees it (no lock): what the checks need, and its claimants."""
+    rows = session.execute(
+        select(StoreTask.id, StoreTask.store_id, Store.code, StoreTask.status, Campaign.status,
+               StoreTask.qr_nonce, StoreTask.version,
+               StoreTask.claimant_count >= StoreTask.max_claimants,
+               User.username, User.display_name, TaskClaim.claimed_at)
+        .join(Store, StoreTask.store_id == Store.id).join(Campaign, StoreTask.campaign_id == Campaign.id)
+        .outerjoin(TaskClaim, TaskClaim.task_id == StoreTask.id)
+        .outerjoin(User, TaskClaim.user_id == User.id)
+        .where(StoreTask.id == task_id).order_by(TaskClaim.claimed_at, TaskClaim.id)).all()
+    if not rows:
+        return None
+    return _TaskForClaim(*rows[0][:8], holders=[Claimant(*row[8:]) for row in rows if row[8] is not None])
 
 
 def _forget_loaded_task(session: Session, task_id: int) -> None:
@@ -131,21 +152,36 @@ def _forget_loaded_task(session: Session, task_id: int) -> None:
         session.expire(loaded)
 
 
+def _refuse_or_rescan(session: Session, actor: User, task: _TaskForClaim) -> ClaimResult:
+    """The answer when this scan makes no new claim: the clerk already holds it (the same
+    claim), the task cannot be claimed, or every place is taken."""
+    mine = next((c for c in task.holders if c.username == actor.username), None)
+    if mine is not None:  # a re-scan by a holder is the same claim, whatever happened since
+        db.commit(session)
+        return ClaimResult(task=ClaimedTask(task.id, task.status, task.version, task.holders),
+                           created=False, username=actor.username, claimed_at=mine.claimed_at)
+    if task.status in NOT_CLAIMABLE_TASK or task.campaign_status in NOT_CLAIMABLE_CAMPAIGN:
+        raise Conflict(f"The task is {task.status} (campaign {task.campaign_status}); it cannot be claimed.",
+                       error="task_not_claimable", status=task.status,
+                       campaign_status=task.campaign_status)
+    raise Conflict("The task already has all the claimants it allows.", error="task_already_claimed",
+                   held_by=[{"username": c.username, "claimed_at": c.claimed_at.isoformat()}
+                            for c in task.holders],
+                   since=task.holders[0].claimed_at.isoformat() if task.holders else None)
+
+
 def claim_by_qr(*, session: Session, actor: User, qr_token: str, settings: QrSettings,
                 client_id: str | None = None, scanned_at: dt.datetime | None = None,
                 now: dt.datetime | None = None) -> ClaimResult:
     """Claim the task a scanned code names, with every check of SPEC §4; nothing written on refusal.
 
-    Few round trips, since a burst of scans queues on one task row: the task row locked with
-    the columns the checks need, its claimants, then capacity + claim in one statement
-    (``tasks.take_claim``), the event row, and the change-feed row at commit."""
+    Built for a burst of scans on one task: one read decides re-scans and refusals without a
+    lock, so losers never queue; a scan that can win takes the place and writes its claim in one
+    statement (``tasks.take_claim``, conditional on capacity: the database decides the race),
+    then the event row, and the change-feed row at commit."""
     now = now or utcnow()
     claims = tokens.verify(qr_token, settings.keyring, now)
-    task = session.execute(
-        select(StoreTask.id, StoreTask.store_id, StoreTask.status, StoreTask.qr_nonce,
-               StoreTask.version, Store.code.label("store_code"), Campaign.status.label("campaign_status"))
-        .join(Store, StoreTask.store_id == Store.id).join(Campaign, StoreTask.campaign_id == Campaign.id)
-        .where(StoreTask.id == claims.task_id).with_for_update(of=StoreTask)).first()
+    task = _task_for_claim(session, claims.task_id)
     if task is None or task.store_id != claims.store_id:
         raise tokens.InvalidQr("This code names no task.")
     if actor.role != policy.CLERK or actor.store_id != task.store_id:
@@ -154,30 +190,19 @@ def claim_by_qr(*, session: Session, actor: User, qr_token: str, settings: QrSet
     if task.qr_nonce != claims.nonce:
         raise Gone("This code was replaced by a newer one; scan the current sheet.",
                    error="qr_revoked")
-    holders = _claimants(session, task.id)  # read under the task's lock: current
-    mine = next((c for c in holders if c.username == actor.username), None)
-    if mine is not None:  # a re-scan by a holder is the same claim, whatever happened since
-        db.commit(session)
-        return ClaimResult(task=ClaimedTask(task.id, task.status, task.version, holders),
-                           created=False, username=actor.username, claimed_at=mine.claimed_at)
-    if task.status in NOT_CLAIMABLE_TASK or task.campaign_status in NOT_CLAIMABLE_CAMPAIGN:
-        raise Conflict(f"The task is {task.status} (campaign {task.campaign_status}); it cannot be claimed.",
-                       error="task_not_claimable", status=task.status,
-                       campaign_status=task.campaign_status)
+    if (task.full or task.status in NOT_CLAIMABLE_TASK or task.campaign_status in NOT_CLAIMABLE_CAMPAIGN
+            or any(c.username == actor.username for c in task.holders)):
+        return _refuse_or_rescan(session, actor, task)
     _forget_loaded_task(session, task.id)
     taken = tasks.take_claim(session, task_id=task.id, clerk_id=actor.id, now=now,
                              client_id=client_id, scanned_at=scanned_at, bump_version=True)
-    if taken is None:
-        raise Conflict("The task already has all the claimants it allows.",
-                       error="task_already_claimed",
-                       held_by=[{"username": c.username, "claimed_at": c.claimed_at.isoformat()}
-                                for c in holders],
-                       since=holders[0].claimed_at.isoformat() if holders else None)
+    if taken is None:  # someone was faster (or the task changed) since the read: read again
+        return _refuse_or_rescan(session, actor, _task_for_claim(session, task.id))
     status, version = taken
-    after = [*holders, Claimant(actor.username, actor.display_name, now)]
+    after = [*task.holders, Claimant(actor.username, actor.display_name, now)]
     changefeed.mark_tasks_where(session, StoreTask.id == task.id)
     audit.record(session, entity="task", entity_id=task.id, action="claimed", actor=actor,
-                 before={"status": task.status, "claimants": sorted(c.username for c in holders),
+                 before={"status": task.status, "claimants": sorted(c.username for c in task.holders),
                          "version": task.version},
                  after={"status": status, "version": version,
                         "claimants": sorted(c.username for c in after), "via": "qr"},

@@ -151,20 +151,32 @@ def take_claim(session: Session, *, task_id: int, clerk_id: int, now: dt.datetim
              .execution_options(synchronize_session=False))
     claim_values = {"user_id": clerk_id, "claimed_at": now, "client_id": client_id,
                     "scanned_at": scanned_at, "assigned_by_id": assigned_by_id}
-    if session.bind.dialect.name == "postgresql":
-        taken_rows = taken.cte("taken")
-        claim = insert(TaskClaim).from_select(
-            ["task_id", *claim_values],
-            select(taken_rows.c.id, *(literal(value, TaskClaim.__table__.c[name].type)
-                                      for name, value in claim_values.items())))
-        row = session.execute(select(taken_rows.c.status, taken_rows.c.version)
-                              .add_cte(claim.cte("claim"))).first()
-    else:
+    if session.bind.dialect.name != "postgresql":
         row = session.execute(taken).first()
-        if row is not None:
-            session.execute(insert(TaskClaim).values(task_id=task_id, **claim_values))
-            row = row[1:]
-    return (row[0], row[1]) if row is not None else None
+        if row is None:
+            return None
+        session.execute(insert(TaskClaim).values(task_id=task_id, **claim_values))
+        return row.status, row.version
+    taken_rows = taken.cte("taken")
+    claim = (db.insert_skipping_conflicts(session, TaskClaim.__table__, ["task_id", "user_id"])
+             .from_select(["task_id", *claim_values],
+                          select(taken_rows.c.id, *(literal(value, TaskClaim.__table__.c[name].type)
+                                                    for name, value in claim_values.items())))
+             .returning(TaskClaim.id).cte("claim"))
+    row = session.execute(select(taken_rows.c.status, taken_rows.c.version,
+                                 select(func.count()).select_from(claim).scalar_subquery()
+                                 .label("claimed"))).first()
+    if row is None:
+        return None
+    if not row.claimed:
+        # The clerk's own concurrent scan committed while this statement waited for the row:
+        # its NOT EXISTS saw the older snapshot. Give the place back; the caller re-reads.
+        session.execute(update(StoreTask).where(StoreTask.id == task_id)
+                        .values(claimant_count=StoreTask.claimant_count - 1,
+                                **({"version": StoreTask.version - 1} if bump_version else {}))
+                        .execution_options(synchronize_session=False))
+        return None
+    return row.status, row.version
 
 
 def add_claimant(session: Session, task: StoreTask, clerk: User, now: dt.datetime, *,
