@@ -130,7 +130,7 @@ def _retry_stale_reads(app: Flask) -> None:
         try:
             return dispatch()
         except OperationalError as exc:
-            if g.get("db_writes") or not is_stale_read_snapshot(exc):
+            if not (g.get("db_reads_only") and is_stale_read_snapshot(exc)):
                 raise
             _close_request_session()
             g.db_writes = True
@@ -204,5 +204,6 @@ def session() -> Session:
     """The session of the current request or app context (created on first use): a read session
     for GET/HEAD requests and views marked ``reads_only``, a write session otherwise."""
     if "db_session" not in g:
-        g.db_session = new_session(reads_only=_request_reads_only())
+        g.db_reads_only = _request_reads_only()
+        g.db_session = new_session(reads_only=g.db_reads_only)
     return g.db_session
