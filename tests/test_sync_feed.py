@@ -135,3 +135,26 @@ def test_a_read_request_that_writes_after_another_commit_is_retried_as_a_write(m
         session = db.new_session()
         assert session.get(StoreTask, first).notes == [{"text": "written by a GET"}]
         session.close()
+
+
+def test_after_a_purge_a_fresh_snapshot_is_not_reset_again(make, app, client):
+    """The purge stops below the horizon, so the snapshot that follows a reset starts above it."""
+    import datetime as dt
+    from backend.changefeed import purge_older_than
+    w = make.world()
+    old = phone(client, w.h["clerk1"], "phone-clerk1-purge")
+    old.pull()
+    client.post(f"/api/v1/tasks/{make.task_id(w.campaign.id, w.s1)}/assign",
+                json={"username": "clerk1"}, headers=w.h["admin"])
+    with app.app_context():
+        session = db.new_session()
+        assert purge_older_than(session, dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=1)) > 0
+        session.close()
+    reset = pull(client, w.h["clerk1"], "phone-clerk1-purge", old._meta("cursor")).json
+    assert reset["reset"] is True and reset["has_more"] is False
+    after = pull(client, w.h["clerk1"], "phone-clerk1-purge", reset["cursor"]).json
+    assert after["reset"] is False and after["changes"] == []
+    fresh = phone(client, w.h["clerk1"], "phone-clerk1-new")
+    fresh.pull()
+    again = pull(client, w.h["clerk1"], "phone-clerk1-new", fresh._meta("cursor")).json
+    assert again["reset"] is False
