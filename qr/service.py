@@ -14,12 +14,13 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from backend import audit, db
+from backend import db
 from backend.auth import policy
 from backend.campaigns.models import Campaign
 from backend.db import utcnow
 from backend.errors import Conflict, Forbidden, Gone, NotFound, ValidationFailed
 from backend.org.models import Store, User
+from backend.tasks import history
 from backend.tasks import service as tasks
 from backend.tasks.models import StoreTask
 from qr import render, tokens
@@ -90,10 +91,7 @@ def rotate_qr(*, session: Session, actor: User, task_id: int, settings: QrSettin
     old = task.qr_nonce
     while task.qr_nonce == old:
         task.qr_nonce = secrets.randbits(31)
-    task.version += 1
-    task.updated_at = utcnow()
-    audit.record(session, entity="task", entity_id=task.id, action="qr_rotated", actor=actor,
-                 before={"version": task.version - 1}, after={"version": task.version})
+    history.touch(session, task, actor, "qr_rotated", {"version": task.version}, utcnow())
     db.commit(session)
     token, expires_at = token_for(task, settings)
     return {"token": token, "expires_at": expires_at}
@@ -125,17 +123,7 @@ def claim_by_qr(*, session: Session, actor: User, qr_token: str, settings: QrSet
         raise Conflict(f"The task is {task.status} (campaign {campaign.status}); it cannot be claimed.",
                        error="task_not_claimable", status=task.status,
                        campaign_status=campaign.status)
-    before = {"status": task.status, "claimants": sorted(c.user.username for c in task.claims),
-              "version": task.version}
-    tasks.add_claimant(session, task, actor, now, client_id=client_id, scanned_at=scanned_at)
-    task.version += 1
-    task.updated_at = now
-    session.flush()
-    audit.record(session, entity="task", entity_id=task.id, action="claimed", actor=actor,
-                 before=before, after={"status": task.status, "version": task.version,
-                                       "claimants": sorted(c.user.username for c in task.claims),
-                                       "via": "qr"},
-                 client_id=client_id, client_time=scanned_at, at=now)
+    tasks.claim(session, task, actor, now, client_id=client_id, scanned_at=scanned_at, via="qr")
     db.commit(session)
     return ClaimResult(task=task, created=True, username=actor.username, claimed_at=now)
 

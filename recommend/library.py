@@ -9,6 +9,7 @@ import random
 from sqlalchemy import Select, exists, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
+from backend import db
 from backend.auth import policy
 from backend.campaigns.models import Campaign
 from backend.catalog.models import Product
@@ -253,7 +254,7 @@ def record_feedback(*, session: Session, actor: User, script_id: int, outcome: s
                               .execution_options(synchronize_session=False)).rowcount
     if not updated:
         raise NotFound(f"No approved script {script_id}.")
-    session.commit()
+    db.commit(session)
     script = session.get(Script, script_id)
     session.refresh(script)
     return {"id": script.id, "uses": script.uses, "conversions": script.conversions,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import delete, exists, select, update
 from sqlalchemy.orm import Session
 
 from backend import audit, changefeed, events
@@ -17,7 +17,7 @@ from backend.common.paging import Page, paginate
 from backend.db import utcnow
 from backend.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from backend.org.models import User
-from backend.tasks.models import ACTIVE_STATUSES, FINAL_STATUSES, StoreTask
+from backend.tasks.models import ACTIVE_STATUSES, FINAL_STATUSES, StoreTask, TaskChecklistItem
 
 PUBLISHABLE = ("draft", "scheduled", "live")
 DRAFT_ONLY_FIELDS = ("starts_at", "featured_skus", "tasks")
@@ -199,7 +199,13 @@ def update_template(*, session: Session, actor: User, campaign_id: int, template
 
 def _propagate_template(session: Session, actor: User, campaign: Campaign,
                         template: TaskTemplate, now: dt.datetime) -> None:
-    # Lock the template's tasks in id order first, the order sync pushes lock in: no deadlock.
+    # Progress on items the template no longer has is dropped first: a sync push locks the
+    # registers it writes before the task rows, so taking them in the same order cannot deadlock.
+    session.execute(delete(TaskChecklistItem).where(
+        TaskChecklistItem.task_id.in_(select(StoreTask.id).where(StoreTask.template_id == template.id)),
+        TaskChecklistItem.item_id.not_in(template.checklist_ids or [""]))
+        .execution_options(synchronize_session=False))
+    # Lock the template's tasks in id order, the order sync pushes lock in: no deadlock.
     session.execute(select(StoreTask.id).where(StoreTask.template_id == template.id)
                     .order_by(StoreTask.id).with_for_update())
     due_at = template.due_for(campaign.published_at)
@@ -214,14 +220,11 @@ def _propagate_template(session: Session, actor: User, campaign: Campaign,
     events.announce_tasks("task_changed", session=session, now=now,
                           condition=(StoreTask.template_id == template.id)
                           & StoreTask.status.in_(ACTIVE_STATUSES))
-    keep = set(template.checklist_ids)
     held = session.scalars(select(StoreTask).where(
         StoreTask.template_id == template.id,
         StoreTask.status.in_([status for status in ACTIVE_STATUSES if status != "open"]))
         .order_by(StoreTask.id).with_for_update(of=StoreTask)).all()
     for task in held:
-        task.checklist_state = {item: state for item, state in task.checklist_state.items()
-                                if item in keep}
         task.instructions_changed = True
         task.version += 1
         for key, value in common.items():
@@ -280,8 +283,8 @@ def publish(*, session: Session, actor: User, campaign_id: int) -> dict:
         rows.extend(
             dict(campaign_id=campaign.id, template_id=template.id, store_id=store_id,
                  template_version=template.version, status="open", due_at=due_at,
-                 max_claimants=template.max_claimants, claimant_count=0, checklist_state={},
-                 sales={}, observed_prices={}, notes=[], late=False, submitted_after_cancel=False,
+                 max_claimants=template.max_claimants, claimant_count=0,
+                 observed_prices={}, late=False, submitted_after_cancel=False,
                  instructions_changed=False, version=1, qr_nonce=secrets.randbits(31),
                  created_at=now, updated_at=now)
             for store_id in store_ids if (template.id, store_id) not in existing)

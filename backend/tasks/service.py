@@ -8,7 +8,7 @@ from sqlalchemy import and_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from backend import audit, db, events
+from backend import db, events
 from backend.audit import Event
 from backend.auth import policy
 from backend.common.paging import Page, paginate
@@ -16,9 +16,10 @@ from backend.db import utcnow
 from backend.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from backend.org.models import Store, User
 from backend.org.service import user_by_username
-from backend.tasks import rules
+from backend.tasks import history, rules
 from backend.tasks.sections import DetailSection
-from backend.tasks.models import ACTIVE_STATUSES, Blob, StoreTask, TaskClaim, TaskPhoto
+from backend.tasks.models import (ACTIVE_STATUSES, Blob, StoreTask, TaskChecklistItem, TaskClaim,
+                                  TaskNote, TaskPhoto)
 
 
 # ---- reading ------------------------------------------------------------------------------
@@ -100,21 +101,12 @@ def get_task(*, session: Session, actor: User, task_id: int, include: str | None
 
 # ---- writing helpers ----------------------------------------------------------------------
 
-def _snapshot(task: StoreTask) -> dict:
-    return {"status": task.status, "claimants": sorted(c.user.username for c in task.claims),
-            "version": task.version}
+_snapshot = history.snapshot
 
 
 def _touch(session: Session, task: StoreTask, actor: User, action: str, before: dict,
-           now: dt.datetime, *, after: dict | None = None, client_id: str | None = None,
-           client_time: dt.datetime | None = None) -> None:
-    """Bump the version and append the event that explains the change."""
-    task.version += 1
-    task.updated_at = now
-    session.flush()
-    audit.record(session, entity="task", entity_id=task.id, action=action, actor=actor,
-                 before=before, after={**_snapshot(task), **(after or {})}, client_id=client_id,
-                 client_time=client_time, at=now)
+           now: dt.datetime, **kwargs) -> None:
+    history.touch(session, task, actor, action, before, now, **kwargs)
 
 
 def _ensure_claimant(task: StoreTask, actor: User) -> None:
@@ -152,6 +144,19 @@ def add_claimant(session: Session, task: StoreTask, clerk: User, now: dt.datetim
                                  assigned_by_id=assigned_by.id if assigned_by else None))
     task.status = target
     task.first_claimed_at = task.first_claimed_at or now
+    return True
+
+
+def claim(session: Session, task: StoreTask, clerk: User, now: dt.datetime, *,
+          client_id: str | None = None, scanned_at: dt.datetime | None = None,
+          via: str = "qr") -> bool:
+    """A clerk claims a task they scanned (the caller checked the code and the store):
+    capacity taken, version bumped, event appended; False if they already held it."""
+    before = _snapshot(task)
+    if not add_claimant(session, task, clerk, now, client_id=client_id, scanned_at=scanned_at):
+        return False
+    _touch(session, task, clerk, "claimed", before, now, after={"via": via},
+           client_id=client_id, client_time=scanned_at)
     return True
 
 
@@ -243,17 +248,22 @@ def submit(*, session: Session, actor: User, task_id: int, checklist: dict[str, 
     if unknown_items:
         raise ValidationFailed("The checklist names items this task does not have.",
                                errors={f"checklist.{item}": ["Unknown item."] for item in unknown_items})
-    state = dict(task.checklist_state)
+    registers = {item.item_id: item for item in task.checklist_items}
     for item_id, done in (checklist or {}).items():
-        state[item_id] = {"done": bool(done), "by": actor.username, "at": now.isoformat()}
-    task.checklist_state = state
+        register = registers.get(item_id)
+        if register is None:
+            register = TaskChecklistItem(item_id=item_id)
+            task.checklist_items.append(register)
+        register.done, register.by_username, register.edited_at = bool(done), actor.username, now
+        register.client_time = register.client_id = None
+    state = task.checklist_state
     _attach_photos(session, task, actor, photos or [], now)
     if quantity is not None:
         task.quantity = quantity
     if observed_prices:
         task.observed_prices = {**task.observed_prices, **observed_prices}
     if note:
-        task.notes = [*task.notes, {"text": note, "by": actor.username, "at": now.isoformat()}]
+        task.note_entries.append(TaskNote(text=note, by_username=actor.username, added_at=now))
     missing = rules.missing_proof(
         proof=task.template.proof, checklist_ids=task.template.checklist_ids,
         checklist_done={item: entry.get("done", False) for item, entry in state.items()},
