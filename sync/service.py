@@ -302,9 +302,14 @@ def push(*, session: Session, actor: User, client_id: str, schema_version: int,
 
 def _answers(session: Session, actor: User, mutations: list[dict], results: dict[int, dict],
              sections: dict[str, DetailSection] | None) -> list[dict]:
-    """Entities after the commit: every rejection gets its task's state, and so does the last
-    applied mutation of each task (earlier ones would repeat it) — built set-based."""
-    last_touch = {results[m["id"]]["entity_id"]: m["id"] for m in mutations}
+    """Entities after the commit, built set-based: every rejection gets its task's state, and
+    so does the last applied lifecycle mutation (claim, start, unclaim, submit) of each task —
+    the server decided something there the phone cannot compute. An applied progress edit
+    (tick, sale, note, photo) gets none: the phone holds its own edit, the next pull brings
+    the others', and a hundred ticks do not come back as a hundred whole tasks."""
+    lifecycle = [m for m in mutations if results[m["id"]]["status"] == "applied"
+                 and isinstance(m.get("name"), str) and m["name"] in handlers.HANDLERS]
+    last_touch = {results[m["id"]]["entity_id"]: m["id"] for m in lifecycle}
     wanted = {m["id"] for m in mutations if results[m["id"]]["entity_id"] is not None and (
         results[m["id"]]["status"] == "rejected"
         or last_touch.get(results[m["id"]]["entity_id"]) == m["id"])}

@@ -34,11 +34,13 @@ def touch(session: Session, task: StoreTask, actor: User | None, action: str, be
                  client_time=client_time, at=now)
 
 
-def lock_for_commit(session: Session, task_ids: list[int]):
-    """Lock the tasks in id order (FOR NO KEY UPDATE on PostgreSQL: claims and foreign keys
-    are not blocked) and read what a set-based write must re-check under the lock."""
-    return session.execute(select(StoreTask.id, StoreTask.status).where(StoreTask.id.in_(task_ids))
-                           .order_by(StoreTask.id).with_for_update(key_share=True)).all()
+def lock_for_commit(session: Session, task_ids: list[int], *columns):
+    """Lock the tasks in id order (FOR NO KEY UPDATE on PostgreSQL: rows referencing them are
+    not blocked) and read what a set-based write must re-check under the lock: id, status and
+    the caller's ``columns``."""
+    return session.execute(select(StoreTask.id, StoreTask.status, *columns)
+                           .where(StoreTask.id.in_(task_ids)).order_by(StoreTask.id)
+                           .with_for_update(of=StoreTask, key_share=True)).all()
 
 
 def touch_many(session: Session, task_ids: list[int], now: dt.datetime,

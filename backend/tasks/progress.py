@@ -4,8 +4,8 @@ A batch of edits (a sync push, or one edit at a time on the careful path) costs 
 statements whatever its size: the named tasks' state is read once, each edit is decided in
 order by pure rules (``backend.tasks.rules``) against that state as the earlier edits left it,
 then the accepted effects are written with one ``executemany``/upsert per table. A rejected
-edit writes nothing. The edited registers are locked (pre-inserted empty when new, then
-``SELECT … FOR UPDATE``) before deciding, so "the later client time wins" is decided exactly
+edit writes nothing. The edited registers are locked (an upsert that inserts the missing ones empty and
+returns the others) before deciding, so "the later client time wins" is decided exactly
 under concurrency; the task rows are locked only at the end (``finish``), in id order, for
 the commit — phones editing different items of one task do not wait for each other.
 """
@@ -16,7 +16,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 
-from sqlalchemy import bindparam, select, tuple_, update
+from sqlalchemy import bindparam, exists, select, update
 from sqlalchemy.orm import Session
 
 from backend import db
@@ -78,49 +78,46 @@ class Batch:
 @dataclass
 class _State:
     tasks: dict[int, SimpleNamespace]
-    claimants: dict[int, set[int]]
     registers: dict[tuple[int, str], dict | None]
     photos: set[tuple[int, str]]
     blobs: set[str]
 
 
-def _load_tasks(session: Session, task_ids: list[int]) -> dict[int, SimpleNamespace]:
+def _holds(actor: User):
+    """A column: does the actor hold this task (a claim row)?"""
+    return exists().where(TaskClaim.task_id == StoreTask.id, TaskClaim.user_id == actor.id)
+
+
+def _load_tasks(session: Session, actor: User, task_ids: list[int]) -> dict[int, SimpleNamespace]:
     rows = session.execute(
         select(StoreTask.id, StoreTask.status, StoreTask.store_id, Store.region_id, Store.code,
-               TaskTemplate.checklist)
+               TaskTemplate.checklist, _holds(actor).label("held"))
         .join(Store, StoreTask.store_id == Store.id)
         .join(TaskTemplate, StoreTask.template_id == TaskTemplate.id)
         .where(StoreTask.id.in_(task_ids))).all()
     return {row.id: SimpleNamespace(
-        id=row.id, status=row.status,
+        id=row.id, status=row.status, held=bool(row.held),
         store=SimpleNamespace(id=row.store_id, region_id=row.region_id, code=row.code),
         checklist_ids={item["id"] for item in row.checklist or []}) for row in rows}
 
 
-def _claimants(session: Session, task_ids: list[int]) -> dict[int, set[int]]:
-    holders: dict[int, set[int]] = {}
-    for task_id, user_id in session.execute(select(TaskClaim.task_id, TaskClaim.user_id)
-                                            .where(TaskClaim.task_id.in_(task_ids))):
-        holders.setdefault(task_id, set()).add(user_id)
-    return holders
-
-
 def _lock_registers(session: Session, keys: list[tuple[int, str]]) -> dict[tuple[int, str], dict | None]:
-    """Insert the registers that do not exist yet (empty), then lock them all in key order."""
+    """Lock the registers in key order and read them, in one statement: an upsert that inserts
+    the missing ones empty and leaves the others as they are (but locked until the commit)."""
     if not keys:
         return {}
-    session.execute(db.insert_skipping_conflicts(session, TaskChecklistItem.__table__,
-                                                 ["task_id", "item_id"]),
-                    [{"task_id": task_id, "item_id": item_id, "done": False}
-                     for task_id, item_id in keys])
+    table = TaskChecklistItem.__table__
+    upsert = db.dialect_insert(session, table)
+    statement = upsert.on_conflict_do_update(index_elements=["task_id", "item_id"],
+                                             set_={"done": table.c.done}).returning(
+        table.c.task_id, table.c.item_id, table.c.done, table.c.by_username, table.c.edited_at,
+        table.c.client_time, table.c.client_id)
     registers: dict[tuple[int, str], dict | None] = {key: None for key in keys}
-    key = tuple_(TaskChecklistItem.task_id, TaskChecklistItem.item_id)
-    for start in range(0, len(keys), 500):
-        for item in session.scalars(select(TaskChecklistItem).where(key.in_(keys[start:start + 500]))
-                                    .order_by(TaskChecklistItem.task_id, TaskChecklistItem.item_id)
-                                    .with_for_update()
-                                    .execution_options(populate_existing=True)):
-            registers[(item.task_id, item.item_id)] = item.as_entry() if item.edited_at else None
+    for row in session.execute(statement, [{"task_id": task_id, "item_id": item_id, "done": False}
+                                           for task_id, item_id in keys]):
+        if row.edited_at is not None:
+            registers[(row.task_id, row.item_id)] = checklist_entry(
+                row.done, row.by_username, row.edited_at, row.client_time, row.client_id)
     return registers
 
 
@@ -136,7 +133,7 @@ def _visible(state: _State, actor: User, task_id: int) -> SimpleNamespace:
 
 def _held(state: _State, actor: User, task_id: int) -> SimpleNamespace:
     task = _visible(state, actor, task_id)
-    if actor.id not in state.claimants.get(task_id, ()):
+    if not task.held:
         raise Forbidden("Only a clerk holding this task may do this.", error="not_claimant")
     return task
 
@@ -182,8 +179,8 @@ def apply(session: Session, actor: User, edits: list[Edit], batch: Batch, *, cli
     """Decide and write a batch of edits in order; (one outcome per edit, the client's latest
     accepted time). Task rows are not locked here: call ``finish`` before the commit."""
     task_ids = sorted({edit.task_id for edit in edits})
-    tasks = _load_tasks(session, task_ids)
-    state = _State(tasks=tasks, claimants=_claimants(session, task_ids), registers={},
+    tasks = _load_tasks(session, actor, task_ids)
+    state = _State(tasks=tasks, registers={},
                    photos=set(), blobs=set())
     shas = sorted({edit.args["sha256"] for edit in edits if edit.kind == "photo"})
     if shas:
@@ -327,13 +324,13 @@ def finish(session: Session, actor: User, batch: Batch, now: dt.datetime) -> Non
     submit, cancel or unclaim), bump each version once and append the events."""
     task_ids = sorted(batch.touched)
     if task_ids:
-        locked = {row.id: row.status for row in history.lock_for_commit(session, task_ids)}
-        holders = _claimants(session, [i for i in task_ids if batch.touched[i]])
+        locked = {row.id: row for row in history.lock_for_commit(
+            session, task_ids, _holds(actor).label("held"))}
         for task_id in task_ids:
             if task_id not in locked:
                 raise StaleProgress(f"task {task_id} is gone")
-            if batch.touched[task_id] and (locked[task_id] not in rules.PROGRESS_OPEN
-                                           or actor.id not in holders.get(task_id, ())):
+            if batch.touched[task_id] and (locked[task_id].status not in rules.PROGRESS_OPEN
+                                           or not locked[task_id].held):
                 raise StaleProgress(f"task {task_id} changed under the batch")
     history.touch_many(session, task_ids, now, batch.events)
     forget_loaded(session, task_ids)
