@@ -166,12 +166,17 @@ class _Push:
                     # lifecycle change could make that check fail on this push's own doing.
                     self._settle_progress()
                     self._guarded(mutation, lambda: self._handle(mutation))
-            self._settle_progress()
+            self._flush_progress()
+
+    def finish(self) -> None:
+        """Lock the touched tasks, re-check, bump their versions: the last step before the
+        commit, so the task rows stay locked only for the commit."""
+        if self.batch.touched or self.batch.events:
+            progress.finish(self.session, self.actor, self.batch, self.received_at)
 
     def _settle_progress(self) -> None:
         self._flush_progress()
-        if self.batch.touched:
-            progress.finish(self.session, self.actor, self.batch, self.received_at)
+        self.finish()
 
     def _store(self, mutation: _Mutation, result: dict, task_id: int | None = None) -> None:
         self.results[mutation.id] = {
@@ -267,6 +272,8 @@ def _push_once(session: Session, actor: User, client_id: str, mutations: list[di
         results.update(attempt.results)
         client.last_mutation_id = fresh[-1]
         client.last_client_time = attempt.last_time
+        session.flush()
+        attempt.finish()
     client.last_seen_at = received_at
     last = client.last_mutation_id
     session.commit()

@@ -43,13 +43,17 @@ def lock_for_commit(session: Session, task_ids: list[int], *columns):
                            .with_for_update(of=StoreTask, key_share=True)).all()
 
 
-def touch_many(session: Session, task_ids: list[int], now: dt.datetime,
-               events: list[dict]) -> None:
-    """Bump the version of each task once, announce it to the change feed, append the events
-    (rows for ``audit.record_many``). The caller holds the rows (``lock_for_commit``)."""
+def record_events(session: Session, events: list[dict]) -> None:
+    """Append the events of a set-based write (rows for ``audit.record_many``); they need no
+    task lock, so they go in before ``lock_for_commit``."""
+    audit.record_many(session, events)
+
+
+def touch_many(session: Session, task_ids: list[int], now: dt.datetime) -> None:
+    """Bump the version of each task once and announce it to the change feed. The caller holds
+    the rows (``lock_for_commit``) and commits right after."""
     if task_ids:
         session.execute(update(StoreTask).where(StoreTask.id.in_(task_ids))
                         .values(version=StoreTask.version + 1, updated_at=now)
                         .execution_options(synchronize_session=False))
         changefeed.mark_tasks_where(session, StoreTask.id.in_(task_ids))
-    audit.record_many(session, events)

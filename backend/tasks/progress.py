@@ -322,6 +322,7 @@ def _add_sales(session: Session, adds: list[tuple[int, int, str, int]], events: 
 def finish(session: Session, actor: User, batch: Batch, now: dt.datetime) -> None:
     """Lock the touched tasks in id order, re-check what the batch relied on (a concurrent
     submit, cancel or unclaim), bump each version once and append the events."""
+    history.record_events(session, batch.events)
     task_ids = sorted(batch.touched)
     if task_ids:
         locked = {row.id: row for row in history.lock_for_commit(
@@ -332,7 +333,7 @@ def finish(session: Session, actor: User, batch: Batch, now: dt.datetime) -> Non
             if batch.touched[task_id] and (locked[task_id].status not in rules.PROGRESS_OPEN
                                            or not locked[task_id].held):
                 raise StaleProgress(f"task {task_id} changed under the batch")
-    history.touch_many(session, task_ids, now, batch.events)
+    history.touch_many(session, task_ids, now)
     forget_loaded(session, task_ids)
     batch.touched.clear()
     batch.events.clear()
