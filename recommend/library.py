@@ -97,7 +97,7 @@ def generate_scripts(*, session: Session, generator: ScriptGenerator | None = No
     if rows:
         session.execute(Script.__table__.insert(), rows)
         announce_products(session, None)
-    session.commit()
+    db.commit(session)
     return {"scripts": len(rows), "outcomes": dict(sorted(generator.outcomes.items()))}
 
 
@@ -169,7 +169,7 @@ def create_script(*, session: Session, actor: User, sku: str, locale: str, text:
     session.add(script)
     if status == "approved":
         announce_products(session, {product.sku})
-    session.commit()
+    db.commit(session)
     return _single_view(session, script)
 
 
@@ -197,7 +197,7 @@ def moderate_script(*, session: Session, actor: User, script_id: int, decision: 
     script.moderation_comment = comment or None
     product = session.get(Product, script.product_id)
     announce_products(session, {product.sku})
-    session.commit()
+    db.commit(session)
     return _single_view(session, script)
 
 

@@ -276,7 +276,7 @@ def _push_once(session: Session, actor: User, client_id: str, mutations: list[di
         attempt.finish()
     client.last_seen_at = received_at
     last = client.last_mutation_id
-    session.commit()
+    db.commit(session)
     return last, results
 
 
@@ -351,11 +351,11 @@ def _change_scope(actor: User):
     return or_(Change.store_id == (actor.store_id or -1), own)
 
 
-def _tasks_in_scope(session: Session, actor: User, ids: list[int]) -> dict[int, StoreTask]:
+def _tasks_in_scope(session: Session, actor: User, ids: list[int]) -> list[int]:
     if not ids:
-        return {}
-    return {task.id: task for task in session.scalars(
-        select(StoreTask).where(StoreTask.id.in_(ids), policy.store_scope(actor, StoreTask.store_id)))}
+        return []
+    return list(session.scalars(select(StoreTask.id).where(
+        StoreTask.id.in_(ids), policy.store_scope(actor, StoreTask.store_id))))
 
 
 def _notifications_of(session: Session, actor: User, ids: list[int]) -> dict[int, dict]:
@@ -374,11 +374,12 @@ def _render_notifications(session: Session, actor: User, rows) -> dict[int, dict
 
 def _snapshot_tasks(session: Session, actor: User, after_id: int, limit: int,
                     payloads: TaskPayloads) -> tuple[list[dict], bool]:
-    tasks = session.scalars(select(StoreTask).where(policy.store_scope(actor, StoreTask.store_id),
-                                                    StoreTask.id > after_id)
-                            .order_by(StoreTask.id).limit(limit + 1)).all()
-    return ([{"entity": "task", "op": "put", "id": task.id, "data": payloads.dump(task)}
-             for task in tasks[:limit]], len(tasks) > limit)
+    ids = list(session.scalars(select(StoreTask.id).where(policy.store_scope(actor, StoreTask.store_id),
+                                                          StoreTask.id > after_id)
+                               .order_by(StoreTask.id).limit(limit + 1)))
+    data = payloads.dump_many(ids[:limit])
+    return ([{"entity": "task", "op": "put", "id": task_id, "data": data[task_id]}
+             for task_id in ids[:limit] if task_id in data], len(ids) > limit)
 
 
 def _snapshot_notifications(session: Session, actor: User, after_id: int, limit: int,
@@ -431,7 +432,7 @@ def pull(*, session: Session, actor: User, client_id: str, cursor: str | None,
         after = 0 if fresh else position.snapshot_after
         changes, next_cursor, has_more = _snapshot_page(session, actor, start, entity, after, limit, scope,
                                                         TaskPayloads(session, actor, sections))
-        session.commit()
+        session.rollback()  # a read: end the transaction, commit nothing
         return {"cursor": next_cursor, "has_more": has_more, "reset": reset,
                 "last_mutation_id": last_mutation_id, "changes": changes}
     statement = select(Change).where(Change.seq > position.seq).order_by(Change.seq).limit(limit + 1)
@@ -446,21 +447,20 @@ def pull(*, session: Session, actor: User, client_id: str, cursor: str | None,
         latest.pop((row.entity, row.entity_id), None)
         latest[(row.entity, row.entity_id)] = row.op
     wanted = [key for key, op in latest.items() if op == "put"]
-    tasks_now = _tasks_in_scope(session, actor, [i for entity, i in wanted if entity == "task"])
+    tasks_now = TaskPayloads(session, actor, sections).dump_many(
+        _tasks_in_scope(session, actor, [i for entity, i in wanted if entity == "task"]))
     notifications_now = _notifications_of(session, actor, [i for entity, i in wanted if entity == "notification"])
     changes = []
-    payloads = TaskPayloads(session, actor, sections)
     for (entity, entity_id), op in latest.items():
         if entity == "notification":
             data = notifications_now.get(entity_id)
         else:
-            task = tasks_now.get(entity_id)
-            data = payloads.dump(task) if task is not None else None
+            data = tasks_now.get(entity_id)
         if op == "put" and data is not None:
             changes.append({"entity": entity, "op": "put", "id": entity_id, "data": data})
         else:  # deleted, or no longer in this actor's scope
             changes.append({"entity": entity, "op": "delete", "id": entity_id, "data": {}})
     new_seq = rows[-1].seq if rows else max(position.seq, 0)
-    session.commit()
+    session.rollback()  # a read: end the transaction, commit nothing
     return {"cursor": cursors.encode(cursors.Cursor(seq=new_seq, scope=scope)), "has_more": has_more,
             "reset": False, "last_mutation_id": last_mutation_id, "changes": changes}

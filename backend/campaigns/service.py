@@ -8,7 +8,7 @@ import secrets
 from sqlalchemy import delete, exists, select, update
 from sqlalchemy.orm import Session
 
-from backend import audit, changefeed, events
+from backend import audit, changefeed, db, events
 from backend.auth import policy
 from backend.campaigns import targeting as targeting_rules
 from backend.campaigns.models import Campaign, TaskTemplate
@@ -98,7 +98,7 @@ def create_campaign(*, session: Session, actor: User, tasks: list[dict], **field
     session.flush()
     audit.record(session, entity="campaign", entity_id=campaign.id, action="created", actor=actor,
                  after={"code": campaign.code, "templates": len(tasks)}, at=now)
-    session.commit()
+    db.commit(session)
     return campaign
 
 
@@ -147,7 +147,7 @@ def update_campaign(*, session: Session, actor: User, campaign_id: int, changes:
         changefeed.mark_tasks_where(session, StoreTask.campaign_id == campaign.id)
     audit.record(session, entity="campaign", entity_id=campaign.id, action="edited", actor=actor,
                  before=before, after={key: _jsonable(value) for key, value in changes.items()})
-    session.commit()
+    db.commit(session)
     return campaign
 
 
@@ -193,7 +193,7 @@ def update_template(*, session: Session, actor: User, campaign_id: int, template
                  actor=actor, before={"template_id": template.id, **before},
                  after={"template_id": template.id, "version": template.version,
                         **{key: _jsonable(value) for key, value in changes.items()}}, at=now)
-    session.commit()
+    db.commit(session)
     return template
 
 
@@ -295,7 +295,7 @@ def publish(*, session: Session, actor: User, campaign_id: int) -> dict:
         events.announce_tasks("task_published", session=session, condition=new_tasks, now=now)
     audit.record(session, entity="campaign", entity_id=campaign.id, action="published",
                  actor=actor, after={"stores": len(store_ids), "tasks_created": len(rows)}, at=now)
-    session.commit()
+    db.commit(session)
     return {"stores": len(store_ids), "tasks_created": len(rows),
             "status": campaign.effective_status(now)}
 
@@ -330,7 +330,7 @@ def cancel(*, session: Session, actor: User, campaign_id: int, reason: str = "")
     campaign.status = "cancelled"
     campaign.version += 1
     campaign.updated_at = now
-    session.commit()
+    db.commit(session)
     return {"id": campaign.id, "status": campaign.status, "tasks_cancelled": len(live)}
 
 
@@ -348,5 +348,5 @@ def close(*, session: Session, actor: User, campaign_id: int) -> dict:
     events.announce_campaign("campaign_closed", session=session, campaign=campaign, now=now)
     campaign.version += 1
     campaign.updated_at = now
-    session.commit()
+    db.commit(session)
     return {"id": campaign.id, "status": campaign.status, "tasks_cancelled": 0}
