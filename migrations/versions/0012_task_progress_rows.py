@@ -80,8 +80,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["task_id"], ["store_tasks.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
     )
-    with op.batch_alter_table("task_notes", schema=None) as batch_op:
-        batch_op.create_index("ix_task_notes_task_id", ["task_id"], unique=False)
+    op.create_index("ix_task_notes_task_id", "task_notes", ["task_id"], unique=False)
 
     bind = op.get_bind()
     tasks = sa.table("store_tasks", sa.column("id", sa.BigInteger()),
@@ -127,17 +126,17 @@ def upgrade() -> None:
             if values:
                 bind.execute(table.insert(), values)
 
-    with op.batch_alter_table("store_tasks", schema=None) as batch_op:
-        batch_op.drop_column("notes")
-        batch_op.drop_column("sales")
-        batch_op.drop_column("checklist_state")
+    # Plain ALTER TABLE … DROP COLUMN (SQLite ≥ 3.35 has it): batch mode would recreate
+    # store_tasks, and dropping the old table with foreign keys on cascades to its children.
+    for column in ("notes", "sales", "checklist_state"):
+        op.execute(f"ALTER TABLE store_tasks DROP COLUMN {column}")
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("store_tasks", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("checklist_state", sa.JSON(), nullable=False, server_default="{}"))
-        batch_op.add_column(sa.Column("sales", sa.JSON(), nullable=False, server_default="{}"))
-        batch_op.add_column(sa.Column("notes", sa.JSON(), nullable=False, server_default="[]"))
+    # ADD COLUMN needs no table rebuild on either database.
+    op.add_column("store_tasks", sa.Column("checklist_state", sa.JSON(), nullable=False, server_default="{}"))
+    op.add_column("store_tasks", sa.Column("sales", sa.JSON(), nullable=False, server_default="{}"))
+    op.add_column("store_tasks", sa.Column("notes", sa.JSON(), nullable=False, server_default="[]"))
     bind = op.get_bind()
     tasks = sa.table("store_tasks", sa.column("id", sa.BigInteger()),
                      sa.column("checklist_state", sa.JSON()), sa.column("sales", sa.JSON()),
@@ -166,8 +165,7 @@ def downgrade() -> None:
             checklist_state=sa.bindparam("b_state", type_=sa.JSON()),
             sales=sa.bindparam("b_sales", type_=sa.JSON()),
             notes=sa.bindparam("b_notes", type_=sa.JSON())), updates[start:start + BATCH])
-    with op.batch_alter_table("task_notes", schema=None) as batch_op:
-        batch_op.drop_index("ix_task_notes_task_id")
+    op.drop_index("ix_task_notes_task_id", table_name="task_notes")
     op.drop_table("task_notes")
     op.drop_table("task_sales")
     op.drop_table("task_checklist_items")
