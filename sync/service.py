@@ -249,9 +249,11 @@ def _push_once(session: Session, actor: User, client_id: str, mutations: list[di
     """One attempt: (last mutation id, result of every mutation of the push by id), committed."""
     client = _bind_client(session, actor, client_id)  # locked: one push per client at a time
     replay, fresh = rules.split_mutation_ids([m["id"] for m in mutations], client.last_mutation_id)
+    named = {m["id"]: handlers.task_id_of(m.get("args")) for m in mutations}
     results = {row.mutation_id: {"mutation_id": row.mutation_id, "status": row.status,
-                                 "error": row.error, "message": row.message,
-                                 "details": row.details, "entity_id": row.entity_id}
+                                 "error": row.error, "message": row.message, "details": row.details,
+                                 # results stored before push v2 did not keep their task
+                                 "entity_id": row.entity_id or named.get(row.mutation_id)}
                for row in session.scalars(select(SyncMutation).where(
                    SyncMutation.client_id == client_id, SyncMutation.mutation_id.in_(replay)))
                } if replay else {}
