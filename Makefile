@@ -53,7 +53,9 @@ test-sqlite: $(STAMP) $(ASSETS)
 bench: $(STAMP)
 	$(BIN)/python -m bench.publish
 	$(BIN)/python -m bench.claims
-	$(BIN)/python -m bench.sync
+	$(BIN)/python -m bench.sync --shape contention
+	$(BIN)/python -m bench.sync --shape batches
+	$(BIN)/python -m bench.sync --shape bootstrap
 	$(BIN)/python -m bench.feed
 	$(BIN)/python -m bench.pairings
 	$(BIN)/python -m bench.notify
