@@ -1,0 +1,87 @@
+"""The JavaScript sync client (clients/js) against the real server, on SQLite and PostgreSQL.
+
+pytest seeds a store world, serves the app on a loopback port, writes what the node tests need
+(base URL, logins, task ids and QR tokens) to a JSON file, and runs `node --test` on
+clients/js/test/*.test.js
+with ZHIDA_JS_FIXTURE pointing at it. Every scenario runs twice, over MemoryStorage and over
+IndexedDBStorage (fake-indexeddb in Node), each on its own tasks.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from seed.demo import tiny_png
+from tests.factories import PASSWORD
+from tests.live_server import serve
+
+ROOT = Path(__file__).resolve().parent.parent
+NODE_TESTS = ROOT / "clients" / "js" / "test"
+STORAGES = ("memory", "indexeddb")
+# One task per scenario and storage; "converge" lets two clerks hold it at once.
+SCENARIOS = ("auth", "queue", "retry", "gap", "reject", "converge", "photo", "view", "claim")
+
+
+def _node_or_skip() -> str:
+    node = shutil.which("node")
+    message = None
+    if node is None:
+        message = "node is NOT installed: the JS client tests are skipped (apt-get install nodejs)"
+    elif not (ROOT / "node_modules" / "idb").is_dir():
+        message = "node_modules are missing: run `make` (npm ci) before the JS client tests"
+    if message:
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return node
+
+
+def _seed(make, client) -> dict:
+    """The world of tests/factories.py plus one campaign of scenario tasks in store S001."""
+    w = make.world()
+    templates = [{"title": f"{scenario}/{storage}",
+                  "checklist": [{"id": "shelf", "label": "Shelf"}, {"id": "poster", "label": "Poster"}],
+                  "proof": {"photos": 1 if scenario == "photo" else 0, "quantity": False,
+                            "observed_price": False},
+                  "max_claimants": 2 if scenario == "converge" else 1}
+                 for scenario in SCENARIOS for storage in STORAGES]
+    campaign = make.campaign(w.admin, "JS", tasks=templates, featured_skus=["LIP-01"],
+                             promo_prices={"LIP-01": 159.0},
+                             targeting={"regions": [], "stores": ["S001"], "tags": []})
+    tasks = {}
+    for template in templates:
+        task_id = make.task_id(campaign.id, w.s1, template["title"])
+        qr = client.get(f"/api/v1/tasks/{task_id}/qr", headers=w.h["admin"])
+        assert qr.status_code == 200, qr.json
+        tasks[template["title"]] = {"id": task_id, "qr_token": qr.json["token"]}
+    other = make.task_id(w.campaign.id, w.s2)
+    other_qr = client.get(f"/api/v1/tasks/{other}/qr", headers=w.h["admin"]).json["token"]
+    return {"password": PASSWORD, "tasks": tasks, "sku": "LIP-01",
+            "other_store_task": {"id": other, "qr_token": other_qr},
+            "png_base64": base64.b64encode(tiny_png(7)).decode(),
+            "users": {"clerk": "clerk1", "clerk_same_store": "clerk1b", "clerk_other_store": "clerk2",
+                      "admin": "admin", "supervisor": "sup_east"}}
+
+
+def test_js_client_against_the_live_server(make, app, client, database_url, tmp_path):
+    node = _node_or_skip()
+    fixture = _seed(make, client)
+    with serve(app) as base_url:
+        fixture["base_url"] = base_url
+        path = tmp_path / "js-fixture.json"
+        path.write_text(json.dumps(fixture, indent=2))
+        env = {**os.environ, "ZHIDA_JS_FIXTURE": str(path), "NODE_OPTIONS": ""}
+        files = sorted(str(path) for path in NODE_TESTS.glob("*.test.js"))
+        run = subprocess.run([node, "--test", "--test-concurrency=2", *files], cwd=ROOT,
+                             env=env, capture_output=True, text=True, timeout=600)
+    if run.returncode != 0:
+        print(run.stdout[-20000:])
+        print(run.stderr[-5000:])
+    assert run.returncode == 0, f"node --test failed on {database_url.split(':')[0]} (output above)"
