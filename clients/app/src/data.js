@@ -147,7 +147,8 @@ export class AppData {
       const code = normalizeCode(value);
       taskId = this.state.tasks.find((task) => task.short_code && normalizeCode(task.short_code) === code)?.id ?? null;
     }
-    const mutation = await this.client.claimTask(token ? { qrToken: value } : { shortCode: value });
+    // The token names its task; sending the id too keeps older servers (task_id required) happy.
+    const mutation = await this.client.claimTask(token ? { qrToken: value, taskId } : { shortCode: value });
     await this.reload();
     const queued = !navigator.onLine;
     await this.syncNow();

@@ -140,13 +140,19 @@ function TaskCard({ t, lang, task }) {
   </a>`;
 }
 
+/** Who holds the task a claim lost: the server's state of it, else the error's details. */
+function holders(rejection) {
+  if (rejection.error !== "task_already_claimed") return [];
+  const claimants = rejection.entity?.claimants?.length ? rejection.entity.claimants : [].concat(rejection.details?.held_by ?? []);
+  return claimants.map((c) => ({ name: c.display_name || c.username, at: c.claimed_at }));
+}
+
 function Rejections({ t, lang, state, taskId }) {
   const shown = state.rejections.filter((r) => taskId == null || r.taskId === taskId);
   return shown.map((rejection) => html`<div class="notice bad" role="alert" data-testid="rejection" data-error=${rejection.error}>
     <strong>${t.rejected}:</strong> ${t.errors[rejection.error] || rejection.error}
     <div class="muted">${rejection.message}</div>
-    ${rejection.details?.held_by ? html`<div data-testid="held-by">${t.heldBy(rejection.details.held_by, formatTime(rejection.details.since, lang))}</div>`
-      : rejection.entity?.claimants?.length ? html`<div data-testid="held-by">${t.heldBy(rejection.entity.claimants.map((c) => c.display_name || c.username).join(", "), formatTime(rejection.entity.claimants[0].claimed_at, lang))}</div>` : null}
+    ${holders(rejection).length ? html`<div data-testid="held-by">${t.heldBy(holders(rejection).map((c) => c.name).join(", "), formatTime(holders(rejection)[0].at, lang))}</div>` : null}
     ${rejection.entity ? html`<div class="muted">${t.serverState}: ${t.status[rejection.entity.status] || rejection.entity.status}</div>` : null}
     ${rejection.details?.missing ? html`<ul class="plain">${[].concat(rejection.details.missing).map((m) => html`<li>${typeof m === "string" ? m : JSON.stringify(m)}</li>`)}</ul>` : null}
     <div class="row">${taskId == null && rejection.taskId ? html`<a class="btn" href=${"#/task/" + rejection.taskId}>${t.tasks} #${rejection.taskId}</a>` : null}
@@ -211,7 +217,7 @@ function Sales({ t, task, featured, working }) {
   const skus = [...new Set([...featured, ...Object.keys(task.sales || {})])];
   const [sku, setSku] = useState(skus[0] || "");
   const [quantity, setQuantity] = useState("1");
-  if (!skus.length && !working) return null;
+  if (!working && !Object.keys(task.sales || {}).length) return null;
   const record = (event) => {
     event.preventDefault();
     const amount = Number.parseInt(quantity, 10);
@@ -266,6 +272,7 @@ function Photos({ t, task, working }) {
     event.target.value = "";
     for (const file of files) await data.addPhoto(task.id, file);
   };
+  if (!working && !(task.photos || []).length) return null;
   return html`<section class="card"><h2>${t.photos} (${(task.photos || []).length})</h2>
     <div class="photos">${(task.photos || []).map((p) => html`<${Photo} key=${p.sha256} sha256=${p.sha256} pending=${!p.at} t=${t} />`)}</div>
     ${working ? html`<label class="btn block file-btn" style="margin-top:.5rem">${t.takePhoto}
