@@ -73,8 +73,9 @@ def _managed_task(session: Session, actor: User, task_id: int, *, lock: bool = F
 
 def get_qr(*, session: Session, actor: User, task_id: int, settings: QrSettings) -> dict:
     """The token of a task, for HQ and the store's supervisor."""
-    token, expires_at = token_for(_managed_task(session, actor, task_id), settings)
-    return {"token": token, "expires_at": expires_at}
+    task = _managed_task(session, actor, task_id)
+    token, expires_at = token_for(task, settings)
+    return {"token": token, "expires_at": expires_at, "short_code": short_code_for(task, settings)}
 
 
 def qr_image(*, session: Session, actor: User, task_id: int, settings: QrSettings,
@@ -96,23 +97,54 @@ def rotate_qr(*, session: Session, actor: User, task_id: int, settings: QrSettin
                  before={"version": task.version - 1}, after={"version": task.version})
     db.commit(session)
     token, expires_at = token_for(task, settings)
-    return {"token": token, "expires_at": expires_at}
+    return {"token": token, "expires_at": expires_at, "short_code": short_code_for(task, settings)}
 
 
-def claim_by_qr(*, session: Session, actor: User, qr_token: str, settings: QrSettings,
+def short_code_for(task: StoreTask, settings: QrSettings) -> str:
+    """The code printed under the task's QR, typed when the camera cannot read it."""
+    return tokens.short_code(task.id, task.qr_nonce, settings.keyring)
+
+
+def _task_of_code(session: Session, settings: QrSettings, now: dt.datetime, *,
+                  qr_token: str | None, short_code: str | None) -> tuple[StoreTask, int | None]:
+    """The locked task a scanned token or a typed short code names, after checking the code's
+    signature and expiry (InvalidQr, QrExpired), with the nonce a token carries (its rotation
+    is checked after the store: another store's clerk learns nothing about it)."""
+    if qr_token is not None:
+        claims = tokens.verify(qr_token, settings.keyring, now)
+        task_id, store_id = claims.task_id, claims.store_id
+    else:
+        code = tokens.parse_short_code(short_code or "")
+        task_id, store_id = code.task_id, None
+    task = session.scalar(select(StoreTask).where(StoreTask.id == task_id)
+                          .with_for_update(of=StoreTask))
+    if task is None or (store_id is not None and task.store_id != store_id):
+        raise tokens.InvalidQr("This code names no task.")
+    if qr_token is None:
+        # A short code carries no expiry and only matches the task's current nonce: a code of
+        # a rotated QR reads as not valid (it cannot be told from a mistyped one).
+        if not code.matches(task.qr_nonce, settings.keyring):
+            raise tokens.InvalidQr("This short code is not valid; check it against the sheet.")
+        expires_at = expiry_of(task, settings.grace)
+        if now >= expires_at:
+            raise tokens.QrExpired("This code has expired; ask for a fresh sheet.",
+                                   expired_at=expires_at.isoformat())
+        return task, None
+    return task, claims.nonce
+
+
+def claim_by_qr(*, session: Session, actor: User, settings: QrSettings,
+                qr_token: str | None = None, short_code: str | None = None,
                 client_id: str | None = None, scanned_at: dt.datetime | None = None,
                 now: dt.datetime | None = None) -> ClaimResult:
-    """Claim the task a scanned code names, with every check of SPEC §4; nothing written on refusal."""
+    """Claim the task a scanned code (or a typed short code) names, with every check of
+    SPEC §4; nothing written on refusal."""
     now = now or utcnow()
-    claims = tokens.verify(qr_token, settings.keyring, now)
-    task = session.scalar(select(StoreTask).where(StoreTask.id == claims.task_id)
-                          .with_for_update(of=StoreTask))
-    if task is None or task.store_id != claims.store_id:
-        raise tokens.InvalidQr("This code names no task.")
+    task, nonce = _task_of_code(session, settings, now, qr_token=qr_token, short_code=short_code)
     if actor.role != policy.CLERK or actor.store_id != task.store_id:
         raise Forbidden(f"This task belongs to store {task.store.code}.", error="wrong_store",
                         store=task.store.code)
-    if task.qr_nonce != claims.nonce:
+    if nonce is not None and task.qr_nonce != nonce:
         raise Gone("This code was replaced by a newer one; scan the current sheet.",
                    error="qr_revoked")
     mine = next((claim for claim in task.claims if claim.user_id == actor.id), None)
@@ -168,7 +200,8 @@ def qr_sheet(*, session: Session, actor: User, campaign_id: int, settings: QrSet
         store_code=store_tasks[0].store.code, store_name=store_tasks[0].store.name,
         store_timezone=store_tasks[0].store.timezone, campaign_title=campaign.title,
         items=[render.SheetItem(title=task.template.title, due_at=task.due_at,
-                                token=token_for(task, settings)[0]) for task in store_tasks])
+                                token=token_for(task, settings)[0],
+                                short_code=short_code_for(task, settings)) for task in store_tasks])
         for store_tasks in pages.values()]
     if sheet_format == "png":
         return render.sheet_png(sheet_pages[0])

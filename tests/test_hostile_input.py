@@ -113,3 +113,34 @@ def test_notification_and_device_endpoints_refuse_hostile_input(make, client):
         assert response.status_code == 422 and response.json["error"], body
     assert client.delete("/api/v1/devices/" + "x" * 5000, headers=w.h["clerk1"]).status_code == 404
     assert (make.count(Device), make.count(Notification)) == before
+
+
+def test_store_timezones_must_be_zone_names(make, client):
+    from backend.org.models import Store
+    w = make.world()
+    before = make.count(Store)
+    for timezone in ("America", "Etc", "Asia/" + "x" * 300, "../../etc/passwd", "/usr/share/zoneinfo/UTC",
+                     "Asia/Shanghai\x00"):
+        created = client.post("/api/v1/stores", headers=w.h["admin"], json={
+            "code": "S099", "name": "New", "region": "EAST", "timezone": timezone})
+        assert (created.status_code, created.json["error"]) == (422, "validation_error"), timezone
+        changed = client.patch("/api/v1/stores/S001", headers=w.h["admin"], json={"timezone": timezone})
+        assert changed.status_code == 422, (timezone, changed.json)
+    assert make.count(Store) == before
+    good = client.post("/api/v1/stores", headers=w.h["admin"], json={
+        "code": "S099", "name": "New", "region": "EAST", "timezone": "Europe/Paris"})
+    assert good.status_code == 201, good.json
+
+
+def test_access_tokens_with_odd_subjects_are_401(make, client, app):
+    import datetime as dt
+
+    import jwt
+    w = make.world()
+    now = int(dt.datetime.now(dt.timezone.utc).timestamp())
+    for subject in ("²", "٣", "1" * 30, "0", "-1", " 1", "1.0"):
+        token = jwt.encode({"sub": subject, "typ": "access", "role": "hq_admin", "iat": now,
+                            "exp": now + 60}, app.config["SECRET_KEY"], algorithm="HS256")
+        response = client.get("/api/v1/tasks", headers={"Authorization": f"Bearer {token}"})
+        assert (response.status_code, response.json["error"]) == (401, "invalid_token"), subject
+    assert client.get("/api/v1/tasks", headers=w.h["admin"]).status_code == 200

@@ -192,3 +192,52 @@ def test_concurrent_scans_never_exceed_max_claimants(make, app, round_):
     task = make.session.get(StoreTask, task_id)
     assert task.claimant_count == 3 and len(task.claims) == 3
     make.session.commit()
+
+
+# ---- typed short codes (the camera cannot read the QR) ------------------------------------------
+
+def qr_of(client, w, task_id):
+    response = client.get(f"/api/v1/tasks/{task_id}/qr", headers=w.h["admin"])
+    assert response.status_code == 200, response.json
+    return response.json
+
+
+def test_short_code_claims_like_the_qr(make, client):
+    w = make.world()
+    task_id = make.task_id(w.campaign.id, w.s1)
+    code = qr_of(client, w, task_id)["short_code"]
+    typed = code.lower().replace("-", " ")
+    first = client.post("/api/v1/claims", json={"short_code": typed, "client_id": "phone-1"},
+                        headers=w.h["clerk1"])
+    assert first.status_code == 201, first.json
+    assert first.json["task"]["id"] == task_id and first.json["task"]["status"] == "claimed"
+    again = client.post("/api/v1/claims", json={"short_code": code}, headers=w.h["clerk1"])
+    assert again.status_code == 200 and again.json["created"] is False
+
+
+def test_bad_short_codes_write_nothing(make, client):
+    w = make.world()
+    task_id = make.task_id(w.campaign.id, w.s1)
+    code = qr_of(client, w, task_id)["short_code"]
+    s2_code = qr_of(client, w, make.task_id(w.campaign.id, w.s2))["short_code"]
+    flipped = code[:-1] + ("A" if code[-1] != "A" else "B")
+    before = row_counts(make)
+    cases = [
+        ({"short_code": flipped}, w.h["clerk1"], 400, "invalid_qr"),
+        ({"short_code": "ZZZZ"}, w.h["clerk1"], 400, "invalid_qr"),
+        ({"short_code": s2_code}, w.h["clerk1"], 403, "wrong_store"),
+        ({}, w.h["clerk1"], 422, "validation_error"),
+        ({"short_code": code, "qr_token": qr_of(client, w, task_id)["token"]}, w.h["clerk1"], 422,
+         "validation_error"),
+    ]
+    for body, headers, status, error in cases:
+        response = client.post("/api/v1/claims", json=body, headers=headers)
+        assert (response.status_code, response.json["error"]) == (status, error), (body, response.json)
+    assert row_counts(make) == before
+    rotated = client.post(f"/api/v1/tasks/{task_id}/qr/rotate", headers=w.h["admin"])
+    assert rotated.json["short_code"] != code
+    stale = client.post("/api/v1/claims", json={"short_code": code}, headers=w.h["clerk1"])
+    assert (stale.status_code, stale.json["error"]) == (400, "invalid_qr")
+    fresh = client.post("/api/v1/claims", json={"short_code": rotated.json["short_code"]},
+                        headers=w.h["clerk1"])
+    assert fresh.status_code == 201, fresh.json

@@ -2,6 +2,7 @@
 
 import datetime as dt
 import hashlib
+import re
 import secrets
 
 import jwt
@@ -21,6 +22,9 @@ def issue_access_token(*, user_id: int, role: str, secret: str, ttl_seconds: int
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
+USER_ID = re.compile(r"[1-9][0-9]{0,17}")  # ASCII digits only, within a BIGINT
+
+
 def read_access_token(token: str, *, secret: str) -> int:
     """The user id of a valid access token; raises InvalidAccessToken otherwise."""
     try:
@@ -28,7 +32,7 @@ def read_access_token(token: str, *, secret: str) -> int:
                             options={"require": ["sub", "exp", "typ"]})
     except jwt.PyJWTError as exc:
         raise InvalidAccessToken(str(exc)) from exc
-    if claims.get("typ") != "access" or not str(claims["sub"]).isdigit():
+    if claims.get("typ") != "access" or not USER_ID.fullmatch(str(claims["sub"])):
         raise InvalidAccessToken("not an access token")
     return int(claims["sub"])
 
