@@ -60,7 +60,7 @@ test: $(STAMP) $(ASSETS) $(APP_BUILD)
 test-sqlite: $(STAMP) $(ASSETS) $(APP_BUILD)
 	$(BIN)/pytest -q -k "not postgresql" $(PYTEST_ARGS)
 
-bench: $(STAMP)
+bench: $(STAMP) $(APP_BUILD)
 	$(BIN)/python -m bench.publish
 	$(BIN)/python -m bench.claims
 	$(BIN)/python -m bench.sync
@@ -68,6 +68,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.notify
 	$(BIN)/python -m bench.analytics
 	$(BIN)/python -m bench.scripts_bandit
+	$(BIN)/python -m bench.app
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache node_modules test-artifacts clients/app/dist
