@@ -197,11 +197,12 @@ export class SyncClient {
   /** Claim by a scanned QR token or a typed short code; `taskId` is optional. */
   claimTask({ qrToken, shortCode, taskId, scannedAt } = {}) {
     if (!qrToken && !shortCode) throw new TypeError('qrToken or shortCode is required');
-    const args = { scanned_at: iso(scannedAt ?? this.now()) };
+    const scanned = scannedAt ?? this.now();
+    const args = { scanned_at: iso(scanned) };
     if (qrToken) args.qr_token = qrToken;
     if (shortCode) args.short_code = shortCode;
     if (taskId) args.task_id = taskId;
-    return this.enqueue('claim_task', args);
+    return this.enqueue('claim_task', args, { clientTime: scanned });
   }
 
   unclaimTask(taskId) {
