@@ -17,14 +17,19 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import jsonschema
 import pytest
 
+from sqlalchemy import select
+
+from backend.org.models import User
 from seed.demo import tiny_png
 from tests.factories import PASSWORD
 from tests.live_server import serve
 
 ROOT = Path(__file__).resolve().parent.parent
 NODE_TESTS = ROOT / "clients" / "js" / "test"
+SCHEMAS = ROOT / "clients" / "js" / "schema"
 STORAGES = ("memory", "indexeddb")
 # One task per scenario and storage; "converge" lets two clerks hold it at once.
 SCENARIOS = ("auth", "queue", "retry", "gap", "reject", "converge", "photo", "bad-photo", "view",
@@ -87,3 +92,38 @@ def test_js_client_against_the_live_server(make, app, client, database_url, tmp_
         print(run.stdout[-30000:])
         print(run.stderr[-5000:])
     assert run.returncode == 0, f"node --test failed on {database_url.split(':')[0]} (output above)"
+    _assert_payloads_match_the_schemas(make, client, fixture)
+
+
+def _validator(name: str) -> jsonschema.Draft202012Validator:
+    schema = json.loads((SCHEMAS / name).read_text())
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
+
+
+def _assert_payloads_match_the_schemas(make, client, fixture) -> None:
+    """docs/mobile.md publishes clients/js/schema/*.json: every task and notification the node
+    tests left behind (claimed, submitted with photos, reviewed…) must match them, as GET and
+    sync pull send them."""
+    w_headers = {name: make.headers(make.scalar(select(User).where(User.username == name)))
+                 for name in ("clerk1", "sup_east")}
+    reviewed = fixture["tasks"]["photo/memory"]["id"]
+    answer = client.post(f"/api/v1/tasks/{reviewed}/review", headers=w_headers["sup_east"],
+                         json={"decision": "reject", "comment": "The poster is crooked."})
+    assert answer.status_code == 200, answer.json
+    task_schema, notification_schema = _validator("task.schema.json"), _validator("notification.schema.json")
+    pulled = client.post("/api/v1/sync/pull", headers=w_headers["clerk1"], json={
+        "client_id": "schema-check-1", "cursor": None, "schema_version": 1, "limit": 1000}).json
+    assert pulled["has_more"] is False
+    kinds = {change["entity"] for change in pulled["changes"]}
+    assert kinds == {"task", "notification"}
+    for change in pulled["changes"]:
+        validator = task_schema if change["entity"] == "task" else notification_schema
+        validator.validate(change["data"])
+        if change["entity"] == "task":
+            detail = client.get(f"/api/v1/tasks/{change['id']}", headers=w_headers["clerk1"]).json
+            task_schema.validate(detail)
+    statuses = {change["data"]["status"] for change in pulled["changes"] if change["entity"] == "task"}
+    assert {"open", "claimed", "in_progress", "submitted"} <= statuses
+    for item in client.get("/api/v1/notifications?page_size=200", headers=w_headers["clerk1"]).json["items"]:
+        notification_schema.validate(item)
