@@ -45,6 +45,16 @@ async function sha256Hex(bytes) {
   return Array.from(digest, (byte) => byte.toString(16).padStart(2, '0')).join('');
 }
 
+/** A v4 UUID; randomUUID exists only in secure contexts (HTTPS, localhost). */
+function newUuid() {
+  if (globalThis.crypto.randomUUID) return globalThis.crypto.randomUUID();
+  const bytes = globalThis.crypto.getRandomValues(new Uint8Array(16));
+  bytes[6] = (bytes[6] & 0x0f) | 0x40;
+  bytes[8] = (bytes[8] & 0x3f) | 0x80;
+  const hex = Array.from(bytes, (byte) => byte.toString(16).padStart(2, '0')).join('');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
 function required(args, ...names) {
   for (const name of names) {
     if (args[name] === undefined || args[name] === null || args[name] === '') throw new TypeError(`${name} is required`);
@@ -111,7 +121,7 @@ export class SyncClient {
   async clientId() {
     let id = await this.storage.getMeta('client_id');
     if (!id) {
-      id = globalThis.crypto.randomUUID();
+      id = newUuid();
       await this.storage.setMeta({ client_id: id });
     }
     return id;
@@ -185,17 +195,22 @@ export class SyncClient {
    * @returns {Promise<import('./types.js').Mutation>}
    */
   async enqueue(name, args, { clientTime } = {}) {
+    // a malformed envelope would make the server refuse the whole push, again and again
+    if (!/^[a-z_]{1,40}$/.test(name)) throw new TypeError(`not a mutation name: ${name}`);
+    if (!args || typeof args !== 'object' || Array.isArray(args)) throw new TypeError('args must be an object');
+    const time = clientTime ?? this.now();
+    if (Number.isNaN(new Date(time).getTime())) throw new TypeError(`not a time: ${clientTime}`);
     if (!(await this.user())) throw new SignedOutError(401, { error: 'not_signed_in', message: 'Sign in first.' });
     // never reuse an id the server already holds, even if this storage lost its counter
     const floor = ((await this.storage.getMeta('server_last_id')) ?? 0) + 1;
-    const mutation = await this.storage.appendMutation({ name, args, client_time: iso(clientTime ?? this.now()) }, floor);
+    const mutation = await this.storage.appendMutation({ name, args, client_time: iso(time) }, floor);
     this.#emit('change', { source: 'queue', mutation });
     if (this.autoSync) this.sync().catch((error) => this.#emit('error', error));
     return mutation;
   }
 
   /** Claim by a scanned QR token or a typed short code; `taskId` is optional. */
-  claimTask({ qrToken, shortCode, taskId, scannedAt } = {}) {
+  async claimTask({ qrToken, shortCode, taskId, scannedAt } = {}) {
     if (!qrToken && !shortCode) throw new TypeError('qrToken or shortCode is required');
     const scanned = scannedAt ?? this.now();
     const args = { scanned_at: iso(scanned) };
@@ -205,27 +220,27 @@ export class SyncClient {
     return this.enqueue('claim_task', args, { clientTime: scanned });
   }
 
-  unclaimTask(taskId) {
+  async unclaimTask(taskId) {
     required({ taskId }, 'taskId');
     return this.enqueue('unclaim_task', { task_id: taskId });
   }
 
-  startTask(taskId) {
+  async startTask(taskId) {
     required({ taskId }, 'taskId');
     return this.enqueue('start_task', { task_id: taskId });
   }
 
-  setChecklistItem(taskId, itemId, done) {
+  async setChecklistItem(taskId, itemId, done) {
     required({ taskId, itemId }, 'taskId', 'itemId');
     return this.enqueue('set_checklist_item', { task_id: taskId, item_id: itemId, done: Boolean(done) });
   }
 
-  recordSale(taskId, sku, quantity) {
+  async recordSale(taskId, sku, quantity) {
     required({ taskId, sku, quantity }, 'taskId', 'sku', 'quantity');
     return this.enqueue('record_sale', { task_id: taskId, sku, quantity });
   }
 
-  addNote(taskId, text) {
+  async addNote(taskId, text) {
     required({ taskId, text }, 'taskId', 'text');
     return this.enqueue('add_note', { task_id: taskId, text });
   }
@@ -252,7 +267,7 @@ export class SyncClient {
   }
 
   /** @param {number} taskId @param {{observedPrices?: Object<string, number>, quantity?: number}} [proof] */
-  submitTask(taskId, { observedPrices, quantity } = {}) {
+  async submitTask(taskId, { observedPrices, quantity } = {}) {
     required({ taskId }, 'taskId');
     const args = { task_id: taskId };
     if (observedPrices) args.observed_prices = observedPrices;
@@ -260,13 +275,13 @@ export class SyncClient {
     return this.enqueue('submit_task', args);
   }
 
-  markRead(notificationId) {
+  async markRead(notificationId) {
     required({ notificationId }, 'notificationId');
     return this.enqueue('mark_read', { notification_id: notificationId });
   }
 
   /** @param {number} scriptId @param {"used"|"converted"|"dismissed"} outcome */
-  scriptFeedback(scriptId, outcome) {
+  async scriptFeedback(scriptId, outcome) {
     required({ scriptId }, 'scriptId');
     if (!SCRIPT_OUTCOMES.includes(outcome)) throw new TypeError(`outcome must be one of ${SCRIPT_OUTCOMES.join(', ')}`);
     return this.enqueue('script_feedback', { script_id: scriptId, outcome });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { backoffDelay, optimisticView, parseRetryAfter, readQrToken } from '../src/index.js';
+import { backoffDelay, MemoryStorage, optimisticView, parseRetryAfter, readQrToken, SignedOutError, SyncClient } from '../src/index.js';
 
 test('backoff: full jitter under an exponential ceiling, capped, never below Retry-After', () => {
   const policy = { attempts: 6, baseMs: 500, capMs: 30_000 };
@@ -77,4 +77,23 @@ test('the optimistic view applies pending mutations over the server copy, markin
   const full = { ...task, claimants: [{ username: 'bob' }], status: 'claimed' };
   const [contested] = optimisticView({ task: [full], notification: [] }, pending.slice(0, 1), { username: 'amy' }).task;
   assert.deepEqual(contested.claimants, [{ username: 'bob' }], 'a full task is not claimed on the phone either');
+});
+
+test('enqueue refuses what would make the server refuse a whole push, and needs a sign-in', async () => {
+  const storage = new MemoryStorage();
+  const offline = async () => { throw new TypeError('offline'); };
+  const client = new SyncClient({ storage, fetch: offline });
+  await assert.rejects(client.addNote(1, 'x'), SignedOutError);
+  await storage.setMeta({ auth: { access_token: 'a', refresh_token: 'r', user: { id: 1, username: 'amy' } } });
+  await assert.rejects(client.enqueue('Bad Name', {}), TypeError);
+  await assert.rejects(client.enqueue('add_note', [1]), TypeError);
+  await assert.rejects(client.enqueue('add_note', { task_id: 1, text: 'x' }, { clientTime: 'yesterday' }), TypeError);
+  await assert.rejects(client.scriptFeedback(3, 'liked'), TypeError);
+  await assert.rejects(client.claimTask({}), TypeError);
+  await assert.rejects(client.attachPhoto(1, new TextEncoder().encode('text')), TypeError);
+  assert.deepEqual(await client.pending(), [], 'nothing refused was queued');
+  const note = await client.addNote(1, 'x');
+  assert.equal(note.id, 1);
+  assert.match(note.client_time, /^\d{4}-\d{2}-\d{2}T.*Z$/);
+  assert.match(await client.clientId(), /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
 });
