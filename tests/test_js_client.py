@@ -67,7 +67,8 @@ def _seed(make, client) -> dict:
         task_id = make.task_id(campaign.id, w.s1, template["title"])
         qr = client.get(f"/api/v1/tasks/{task_id}/qr", headers=w.h["admin"])
         assert qr.status_code == 200, qr.json
-        tasks[template["title"]] = {"id": task_id, "qr_token": qr.json["token"]}
+        tasks[template["title"]] = {"id": task_id, "qr_token": qr.json["token"],
+                                    "short_code": qr.json["short_code"]}
     other = make.task_id(w.campaign.id, w.s2)
     other_qr = client.get(f"/api/v1/tasks/{other}/qr", headers=w.h["admin"]).json["token"]
     return {"password": PASSWORD, "tasks": tasks, "sku": "LIP-01",

@@ -17,4 +17,4 @@ export { ApiError, NetworkError, SignedOutError, backoffDelay, parseRetryAfter, 
 export { MemoryStorage } from './storage/memory.js';
 export { IndexedDBStorage } from './storage/indexeddb.js';
 export { optimisticView } from './optimistic.js';
-export { readQrToken } from './qr.js';
+export { readQrToken, readShortCode } from './qr.js';

@@ -9,20 +9,17 @@
  * @module optimistic
  */
 
-import { readQrToken } from './qr.js';
+import { readQrToken, readShortCode } from './qr.js';
 
 /**
  * The task a mutation is about, when it can be known on the phone.
- * @param {import('./types.js').Mutation} mutation @param {Map<number, Object>} tasks
+ * @param {import('./types.js').Mutation} mutation
  */
-export function taskIdOf(mutation, tasks) {
+export function taskIdOf(mutation) {
   const { args } = mutation;
   if (args.task_id) return args.task_id;
   if (args.qr_token) return readQrToken(args.qr_token)?.taskId ?? null;
-  if (args.short_code) {
-    const code = String(args.short_code).trim().toUpperCase();
-    for (const task of tasks.values()) if (task.short_code && task.short_code.toUpperCase() === code) return task.id;
-  }
+  if (args.short_code) return readShortCode(args.short_code)?.taskId ?? null;
   return null;
 }
 
@@ -87,7 +84,7 @@ export function optimisticView(server, pending, user) {
       continue;
     }
     const edit = TASK_EDITS[mutation.name];
-    const task = edit && tasks.get(taskIdOf(mutation, tasks));
+    const task = edit && tasks.get(taskIdOf(mutation));
     if (task) {
       edit(task, mutation, user);
       mark(task, mutation.id);

@@ -46,3 +46,27 @@ export function readQrToken(token) {
     expiresAt: new Date(view.getUint32(13) * 60_000),
   };
 }
+
+const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+const SHORT_MAC_CHARS = 5;
+
+/**
+ * The task a typed short code names, unverified: the code printed under each QR is the task id in
+ * Crockford base32 followed by 5 check characters (qr/tokens.py); case, spaces, hyphens and the
+ * look-alikes O/I/L are forgiven as on the server. Null when it cannot be a short code.
+ * @param {string} text
+ * @returns {{taskId: number}|null}
+ */
+export function readShortCode(text) {
+  const raw = String(text ?? '').toUpperCase().replace(/[\s-]/g, '')
+    .replace(/O/g, '0').replace(/[IL]/g, '1');
+  if (raw.length <= SHORT_MAC_CHARS || raw.length > SHORT_MAC_CHARS + 13) return null;
+  let taskId = 0;
+  for (const char of raw.slice(0, -SHORT_MAC_CHARS)) {
+    const digit = CROCKFORD.indexOf(char);
+    if (digit < 0) return null;
+    taskId = taskId * 32 + digit;
+  }
+  if (!raw.slice(-SHORT_MAC_CHARS).split('').every((char) => CROCKFORD.includes(char))) return null;
+  return Number.isSafeInteger(taskId) && taskId > 0 ? { taskId } : null;
+}

@@ -67,11 +67,14 @@ liveTest('a spent refresh token revokes the sign-in: the client signs out and ke
 liveTest('device registration, sign-out and another user on the same install', async (kind, made) => {
   const phone = await signedIn('clerk', made.storage);
   const clientId = await phone.clientId();
-  const device = await phone.registerDevice({ pushToken: null, locale: 'en' });
+  const device = await phone.registerDevice({ pushToken: null, locale: 'en', appVersion: 'web-test-1.2.3' });
   assert.equal(device.client_id, clientId);
   assert.equal(device.platform, 'web');
   assert.equal(device.has_push_token, false);
   assert.equal(device.locale, 'en');
+  assert.equal(device.app_version, 'web-test-1.2.3');
+  const token = 'fcm-registration-token-of-this-browser-0123456789';
+  assert.equal((await phone.registerDevice({ pushToken: token, appVersion: 'web-test-1.2.4' })).has_push_token, true);
 
   await phone.pull();
   await phone.addNote(taskOf('auth', kind).id, 'unsynced');

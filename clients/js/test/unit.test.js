@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { backoffDelay, MemoryStorage, optimisticView, parseRetryAfter, readQrToken, SignedOutError, SyncClient } from '../src/index.js';
+import { backoffDelay, MemoryStorage, optimisticView, parseRetryAfter, readQrToken, readShortCode, SignedOutError, SyncClient } from '../src/index.js';
 
 test('backoff: full jitter under an exponential ceiling, capped, never below Retry-After', () => {
   const policy = { attempts: 6, baseMs: 500, capMs: 30_000 };
@@ -41,6 +41,15 @@ test('a QR token names its task; anything else is not one of ours', () => {
   assert.equal(readQrToken('https://example.com'), null);
   assert.equal(readQrToken('ZD1:!!!'), null);
   assert.equal(readQrToken('ZD1:AAAA'), null);
+});
+
+test('a typed short code names its task (look-alikes forgiven); anything else is not one', () => {
+  assert.deepEqual(readShortCode('3D2-K7M2Q'), { taskId: 3 * 1024 + 13 * 32 + 2 });
+  assert.deepEqual(readShortCode(' 3d2 k7m2q '), { taskId: 3490 });
+  assert.deepEqual(readShortCode('3D2-K7M2O'), { taskId: 3490 }, 'O reads as 0');
+  assert.equal(readShortCode('K7M2Q'), null, 'no task part');
+  assert.equal(readShortCode('3D2-K7M2U'), null, 'U is not Crockford');
+  assert.equal(readShortCode(''), null);
 });
 
 test('the optimistic view applies pending mutations over the server copy, marking them', () => {

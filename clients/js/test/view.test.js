@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 
-import { readQrToken } from '../src/index.js';
+import { readQrToken, readShortCode } from '../src/index.js';
 import { fixture, liveTest, newClient, normal, offline, signedIn, taskOf } from './helpers.js';
 
 liveTest('the optimistic view shows queued work at once and gives way to the server', async (kind, made) => {
   const task = taskOf('view', kind);
   assert.equal(readQrToken(task.qr_token).taskId, task.id, 'the app reads the task id from the scan');
+  assert.equal(readShortCode(task.short_code).taskId, task.id, 'and from a typed short code');
   const online = await signedIn('clerk', made.storage);
   await online.sync();
   const before = normal(await online.serverEntities('task'));
