@@ -128,3 +128,10 @@ def _assert_payloads_match_the_schemas(make, client, fixture) -> None:
     assert {"open", "claimed", "in_progress", "submitted"} <= statuses
     for item in client.get("/api/v1/notifications?page_size=200", headers=w_headers["clerk1"]).json["items"]:
         notification_schema.validate(item)
+
+
+def test_docs_mobile_publishes_the_checked_task_schema():
+    """docs/mobile.md shows clients/js/schema/task.schema.json verbatim (the file the run checks)."""
+    guide = (ROOT / "docs" / "mobile.md").read_text()
+    shown = guide.split("<!-- task.schema.json -->\n```json\n", 1)[1].split("\n```", 1)[0]
+    assert json.loads(shown) == json.loads((SCHEMAS / "task.schema.json").read_text())
