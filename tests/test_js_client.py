@@ -69,9 +69,12 @@ def _seed(make, client) -> dict:
         assert qr.status_code == 200, qr.json
         tasks[template["title"]] = {"id": task_id, "qr_token": qr.json["token"],
                                     "short_code": qr.json["short_code"]}
+    script = client.post("/api/v1/scripts", headers=w.h["admin"], json={
+        "sku": "LIP-01", "locale": "zh-CN", "text": "这款口红今天有活动价，试试看？"})
+    assert script.status_code == 201 and script.json["status"] == "approved", script.json
     other = make.task_id(w.campaign.id, w.s2)
     other_qr = client.get(f"/api/v1/tasks/{other}/qr", headers=w.h["admin"]).json["token"]
-    return {"password": PASSWORD, "tasks": tasks, "sku": "LIP-01",
+    return {"password": PASSWORD, "tasks": tasks, "sku": "LIP-01", "script_id": script.json["id"],
             "other_store_task": {"id": other, "qr_token": other_qr},
             "png_base64": base64.b64encode(tiny_png(7)).decode(),
             "users": {"clerk": "clerk1", "clerk_same_store": "clerk1b", "clerk_other_store": "clerk2",
