@@ -8,6 +8,8 @@
  */
 
 import { ApiError, SignedOutError, Transport } from './http.js';
+import { newUuid, sha256Hex, sniffImageType } from './bytes.js';
+import * as mutations from './mutations.js';
 import { optimisticView } from './optimistic.js';
 import { MemoryStorage } from './storage/memory.js';
 
@@ -17,7 +19,6 @@ const PULL = '/api/v1/sync/pull';
 const MAX_PUSH_BYTES = 900_000;
 /** Results kept after their mutation left the queue, for the app to show what happened. */
 const KEEP_RESULTS = 200;
-const SCRIPT_OUTCOMES = ['used', 'converted', 'dismissed'];
 
 /** Thrown by logout() while mutations still wait to be pushed (pass discardPending to force). */
 export class PendingMutationsError extends Error {
@@ -29,37 +30,6 @@ export class PendingMutationsError extends Error {
 }
 
 const iso = (moment) => (moment instanceof Date ? moment.toISOString() : moment ?? null);
-
-/** @param {Uint8Array} bytes */
-function sniffImageType(bytes) {
-  const starts = (...prefix) => prefix.every((byte, index) => bytes[index] === byte);
-  if (starts(0xff, 0xd8, 0xff)) return 'image/jpeg';
-  if (starts(0x89, 0x50, 0x4e, 0x47)) return 'image/png';
-  if (starts(0x52, 0x49, 0x46, 0x46) && String.fromCharCode(...bytes.subarray(8, 12)) === 'WEBP') return 'image/webp';
-  return null;
-}
-
-/** @param {Uint8Array} bytes */
-async function sha256Hex(bytes) {
-  const digest = new Uint8Array(await globalThis.crypto.subtle.digest('SHA-256', bytes));
-  return Array.from(digest, (byte) => byte.toString(16).padStart(2, '0')).join('');
-}
-
-/** A v4 UUID; randomUUID exists only in secure contexts (HTTPS, localhost). */
-function newUuid() {
-  if (globalThis.crypto.randomUUID) return globalThis.crypto.randomUUID();
-  const bytes = globalThis.crypto.getRandomValues(new Uint8Array(16));
-  bytes[6] = (bytes[6] & 0x0f) | 0x40;
-  bytes[8] = (bytes[8] & 0x3f) | 0x80;
-  const hex = Array.from(bytes, (byte) => byte.toString(16).padStart(2, '0')).join('');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
-}
-
-function required(args, ...names) {
-  for (const name of names) {
-    if (args[name] === undefined || args[name] === null || args[name] === '') throw new TypeError(`${name} is required`);
-  }
-}
 
 /**
  * One app install signed in as one user.
@@ -209,41 +179,31 @@ export class SyncClient {
     return mutation;
   }
 
+  /** Queue a mutation made by a builder of mutations.js. */
+  #queue({ name, args, clientTime }) {
+    return this.enqueue(name, args, { clientTime });
+  }
+
   /** Claim by a scanned QR token or a typed short code; `taskId` is optional. */
-  async claimTask({ qrToken, shortCode, taskId, scannedAt } = {}) {
-    if (!qrToken && !shortCode) throw new TypeError('qrToken or shortCode is required');
-    const scanned = scannedAt ?? this.now();
-    const args = { scanned_at: iso(scanned) };
-    if (qrToken) args.qr_token = qrToken;
-    if (shortCode) args.short_code = shortCode;
-    if (taskId) args.task_id = taskId;
-    return this.enqueue('claim_task', args, { clientTime: scanned });
-  }
+  async claimTask(claim) { return this.#queue(mutations.claimTask(claim, this.now())); }
 
-  async unclaimTask(taskId) {
-    required({ taskId }, 'taskId');
-    return this.enqueue('unclaim_task', { task_id: taskId });
-  }
+  async unclaimTask(taskId) { return this.#queue(mutations.unclaimTask(taskId)); }
 
-  async startTask(taskId) {
-    required({ taskId }, 'taskId');
-    return this.enqueue('start_task', { task_id: taskId });
-  }
+  async startTask(taskId) { return this.#queue(mutations.startTask(taskId)); }
 
-  async setChecklistItem(taskId, itemId, done) {
-    required({ taskId, itemId }, 'taskId', 'itemId');
-    return this.enqueue('set_checklist_item', { task_id: taskId, item_id: itemId, done: Boolean(done) });
-  }
+  async setChecklistItem(taskId, itemId, done) { return this.#queue(mutations.setChecklistItem(taskId, itemId, done)); }
 
-  async recordSale(taskId, sku, quantity) {
-    required({ taskId, sku, quantity }, 'taskId', 'sku', 'quantity');
-    return this.enqueue('record_sale', { task_id: taskId, sku, quantity });
-  }
+  async recordSale(taskId, sku, quantity) { return this.#queue(mutations.recordSale(taskId, sku, quantity)); }
 
-  async addNote(taskId, text) {
-    required({ taskId, text }, 'taskId', 'text');
-    return this.enqueue('add_note', { task_id: taskId, text });
-  }
+  async addNote(taskId, text) { return this.#queue(mutations.addNote(taskId, text)); }
+
+  /** @param {number} taskId @param {{observedPrices?: Object<string, number>, quantity?: number}} [proof] */
+  async submitTask(taskId, proof) { return this.#queue(mutations.submitTask(taskId, proof)); }
+
+  async markRead(notificationId) { return this.#queue(mutations.markRead(notificationId)); }
+
+  /** @param {number} scriptId @param {"used"|"converted"|"dismissed"} outcome */
+  async scriptFeedback(scriptId, outcome) { return this.#queue(mutations.scriptFeedback(scriptId, outcome)); }
 
   /**
    * Keep the photo in storage (so it survives offline and restarts), then queue attach_photo;
@@ -252,7 +212,7 @@ export class SyncClient {
    * @param {string} [contentType] read from the bytes when omitted
    */
   async attachPhoto(taskId, photo, contentType) {
-    required({ taskId, photo }, 'taskId', 'photo');
+    if (!taskId || !photo) throw new TypeError('taskId and photo are required');
     let bytes;
     if (photo instanceof Uint8Array) bytes = photo;
     else if (photo instanceof ArrayBuffer) bytes = new Uint8Array(photo);
@@ -263,28 +223,7 @@ export class SyncClient {
     if (!(await this.storage.getBlob(sha256))) {
       await this.storage.putBlob({ sha256, contentType: type, bytes, uploaded: false, failed: null });
     }
-    return this.enqueue('attach_photo', { task_id: taskId, sha256 });
-  }
-
-  /** @param {number} taskId @param {{observedPrices?: Object<string, number>, quantity?: number}} [proof] */
-  async submitTask(taskId, { observedPrices, quantity } = {}) {
-    required({ taskId }, 'taskId');
-    const args = { task_id: taskId };
-    if (observedPrices) args.observed_prices = observedPrices;
-    if (quantity !== undefined && quantity !== null) args.quantity = quantity;
-    return this.enqueue('submit_task', args);
-  }
-
-  async markRead(notificationId) {
-    required({ notificationId }, 'notificationId');
-    return this.enqueue('mark_read', { notification_id: notificationId });
-  }
-
-  /** @param {number} scriptId @param {"used"|"converted"|"dismissed"} outcome */
-  async scriptFeedback(scriptId, outcome) {
-    required({ scriptId }, 'scriptId');
-    if (!SCRIPT_OUTCOMES.includes(outcome)) throw new TypeError(`outcome must be one of ${SCRIPT_OUTCOMES.join(', ')}`);
-    return this.enqueue('script_feedback', { script_id: scriptId, outcome });
+    return this.#queue(mutations.attachPhoto(taskId, sha256));
   }
 
   /** Mutations not yet confirmed by the server, oldest first. */
