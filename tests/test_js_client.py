@@ -90,7 +90,8 @@ def test_js_client_against_the_live_server(make, app, client, database_url, tmp_
         path.write_text(json.dumps(fixture, indent=2))
         env = {**os.environ, "ZHIDA_JS_FIXTURE": str(path), "NODE_OPTIONS": ""}
         files = sorted(str(path) for path in NODE_TESTS.glob("*.test.js"))
-        run = subprocess.run([node, "--test", "--test-concurrency=1", "--test-reporter=spec", *files], cwd=ROOT,
+        run = subprocess.run([node, "--test", "--test-concurrency=1", "--test-reporter=spec",
+                              "--test-timeout=120000", *files], cwd=ROOT,
                              env=env, capture_output=True, text=True, timeout=600)
     if run.returncode != 0:
         print(run.stdout[-30000:])
