@@ -74,7 +74,19 @@ def _setup(url: str, tasks: int) -> None:
 def _round(browser, base: str, tasks: int) -> dict:
     context = browser.new_context(viewport={"width": 360, "height": 740}, locale="zh-CN")
     page = context.new_page()
+    console: list[str] = []
+    page.on("console", lambda message: console.append(f"{message.type}: {message.text}"))
+    page.on("pageerror", lambda error: console.append(f"pageerror: {error}"))
+    waiting_for: dict = {}
+    page.on("request", lambda request: waiting_for.__setitem__(id(request), request.url))
+    page.on("requestfinished", lambda request: waiting_for.pop(id(request), None))
+    page.on("requestfailed", lambda request: console.append(f"failed: {request.url} {request.failure}"))
     page.goto(f"{base}/app/")
+    try:
+        page.wait_for_selector("input[name=username]", timeout=30_000)
+    except Exception:
+        raise RuntimeError(f"the sign-in form did not show; console: {console}; unanswered: "
+                           f"{list(waiting_for.values())}; page: {page.content()[:600]}") from None
     page.fill("input[name=username]", "big_clerk")
     page.fill("input[name=password]", PASSWORD)
     start = time.perf_counter()

@@ -160,6 +160,7 @@ export class AppData {
     const value = text.trim();
     const token = readQrToken(value);
     const taskId = token ? token.taskId : taskIdFromShortCode(value);
+    if (!taskId) return { invalid: true };
     // The code names its task; sending the id too lets the phone show the claim at once.
     const mutation = await this.client.claimTask(token ? { qrToken: value, taskId } : { shortCode: value, taskId });
     await this.reload();

@@ -49,7 +49,7 @@ function App() {
   const [screen = "tasks", arg] = route;
   let body;
   if (screen === "task") body = html`<${TaskDetail} t=${t} lang=${lang} state=${state} id=${Number(arg)} />`;
-  else if (screen === "scan") body = html`<${Scan} t=${t} state=${state} />`;
+  else if (screen === "scan") body = html`<${Scan} t=${t} lang=${lang} state=${state} />`;
   else if (screen === "inbox") body = html`<${Inbox} t=${t} lang=${lang} state=${state} />`;
   else if (screen === "tips") body = html`<${Tips} t=${t} state=${state} />`;
   else body = html`<${TaskList} t=${t} lang=${lang} state=${state} />`;
@@ -343,7 +343,7 @@ function Inbox({ t, lang, state }) {
     <div class="meta">${formatTime(note.created_at, lang)}</div></button>`)}</div>`;
 }
 
-function Scan({ t, state }) {
+function Scan({ t, lang, state }) {
   const video = useRef(null);
   const [cameraError, setCameraError] = useState(null);
   const [message, setMessage] = useState(null);
@@ -351,6 +351,10 @@ function Scan({ t, state }) {
   const [scanning, setScanning] = useState(false);
   const claim = async (text) => {
     const outcome = await data.claim(text);
+    if (outcome.invalid) {
+      setMessage(t.errors.invalid_qr);
+      return;
+    }
     setMessage(outcome.queued ? t.claimQueued : t.claimSent);
     if (outcome.taskId) location.hash = `#/task/${outcome.taskId}`;
   };
@@ -381,7 +385,7 @@ function Scan({ t, state }) {
       <div class="row"><input class="grow" type="text" name="code" autocapitalize="characters" autocomplete="off"
         placeholder=${t.codePlaceholder} value=${code} onInput=${(e) => setCode(e.target.value)} data-testid="code-input" />
       <button class="btn primary" type="submit" data-testid="claim-code">${t.claim}</button></div></label></form>
-    <${Rejections} t=${t} lang="en" state=${state} />`;
+    <${Rejections} t=${t} lang=${lang} state=${state} />`;
 }
 
 render(html`<${App} />`, document.getElementById("app"));
