@@ -182,6 +182,11 @@ def test_fake_camera_shows_a_task_code_and_the_app_claims_it(make, live_server, 
     try:
         context, page = phone(browser, base, "clerk1")
         shots(page, "01-tasks")
+        # installable: Chromium finds the manifest, icons and service worker it needs
+        installability = context.new_cdp_session(page).send("Page.getInstallabilityErrors")
+        print("installability:", installability)
+        assert [e["errorId"] for e in installability["installabilityErrors"]
+                if e["errorId"] != "in-incognito"] == []
         page.click("nav.bottom a[href='#/scan']")
         page.wait_for_selector("[data-testid=camera][data-scanning=true]")
         # the decoder reads the code from the camera, the claim is pushed, the task opens
@@ -278,6 +283,7 @@ def test_two_phones_claim_one_task_offline_and_the_loser_is_told_who_won(make, l
     rejection.first.wait_for()
     assert "Clerk1" in rejection.first.inner_text()
     assert "clerk1b" not in second_page.inner_text("[data-testid=claimants]").lower()
+    assert "已被他人领取" in rejection.first.inner_text()  # zh-CN: the browser's language
     shots(second_page, "07-loser-told-who-won")
     assert first_page.locator("[data-testid=rejection]").count() == 0
     first.close()
