@@ -31,6 +31,13 @@ def load_config(overrides: dict | None = None) -> dict:
         "MAX_BLOB_BYTES": int(env.get("MAX_BLOB_BYTES", str(5 * 1024 * 1024))),
         "MAX_IMPORT_BYTES": int(env.get("MAX_IMPORT_BYTES", str(64 * 1024 * 1024))),
         "DB_POOL_SIZE": int(env.get("DB_POOL_SIZE", "5")),
+        # Sign-in and refresh throttling (SPEC §15): `memory://` for one process; several API
+        # processes share redis://… or memcached://… . Limits in the `limits` notation.
+        "THROTTLE_STORAGE_URI": env.get("THROTTLE_STORAGE_URI", "memory://"),
+        "THROTTLE_PER_USERNAME": env.get("THROTTLE_PER_USERNAME", "10/minute;100/hour"),
+        "THROTTLE_PER_ADDRESS": env.get("THROTTLE_PER_ADDRESS", "100/minute;1000/hour"),
+        # Reverse proxies in front of the API whose X-Forwarded-For is trusted (0: none).
+        "TRUSTED_PROXIES": int(env.get("TRUSTED_PROXIES", "0")),
         # "id:secret,id:secret", first signs, all verify; empty: one key derived from SECRET_KEY.
         "QR_SIGNING_KEYS": env.get("QR_SIGNING_KEYS", ""),
         "QR_GRACE_HOURS": int(env.get("QR_GRACE_HOURS", "72")),

@@ -76,6 +76,16 @@ class ValidationFailed(DomainError):
     status_code, error = 422, "validation_error"
 
 
+class TooManyRequests(DomainError):
+    """Throttled: try again after ``retry_after`` seconds (sent as Retry-After)."""
+
+    status_code, error = 429, "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: int, **details):
+        super().__init__(message, retry_after=retry_after, **details)
+        self.headers = {"Retry-After": str(retry_after)}
+
+
 def error_body(status_code: int, error: str, message: str, errors: dict | None = None,
                **details) -> dict:
     """The one error shape: code, status, error, message, errors (+ entity details)."""
@@ -130,7 +140,8 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(DomainError)
     def _domain(exc: DomainError):
-        return respond(error_body(exc.status_code, exc.error, exc.message, exc.errors, **exc.details))
+        return respond(error_body(exc.status_code, exc.error, exc.message, exc.errors, **exc.details),
+                       getattr(exc, "headers", None))
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):

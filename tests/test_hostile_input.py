@@ -3,6 +3,8 @@
 import base64
 import json
 
+import pytest
+
 from backend.db import Base
 from sync.models import SyncClient
 
@@ -144,3 +146,27 @@ def test_access_tokens_with_odd_subjects_are_401(make, client, app):
         response = client.get("/api/v1/tasks", headers={"Authorization": f"Bearer {token}"})
         assert (response.status_code, response.json["error"]) == (401, "invalid_token"), subject
     assert client.get("/api/v1/tasks", headers=w.h["admin"]).status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/api/v1/auth/login", "/api/v1/regions", "/api/v1/campaigns",
+                                  "/api/v1/scripts", "/api/v1/devices", "/api/v1/sync/pull"])
+def test_lone_surrogates_and_deep_nesting_are_refused_without_writing(make, client, path):
+    w = make.world()
+    before = row_counts(make)
+    headers = {**w.h["admin" if "regions" in path or "campaigns" in path else "clerk1"],
+               "Content-Type": "application/json"}
+    bodies = {
+        "/api/v1/auth/login": '{"username": "adm\\ud800", "password": "x"}',
+        "/api/v1/regions": '{"code": "R1", "name": "\\udfff"}',
+        "/api/v1/campaigns": '{"code": "C\\ud800", "title": "t"}',
+        "/api/v1/scripts": '{"sku": "LIP-01", "locale": "zh-CN", "text": "\\ud83d"}',
+        "/api/v1/devices": '{"client_id": "phone-\\ud800-0001", "platform": "android"}',
+        "/api/v1/sync/pull": '{"client_id": "phone-clerk1-01", "cursor": "c1.\\ud800", "schema_version": 1}',
+    }
+    surrogate = client.post(path, data=bodies[path], headers=headers)
+    assert surrogate.status_code == 422, surrogate.json
+    deep = client.post(path, data="[" * 5000 + "]" * 5000, headers=headers)
+    assert deep.status_code == 400 and deep.json["error"] == "bad_request", deep.json
+    deep_object = client.post(path, data='{"a":' * 100 + "1" + "}" * 100, headers=headers)
+    assert deep_object.status_code == 400, deep_object.json
+    assert row_counts(make) == before
