@@ -101,6 +101,9 @@ def phone(browser, base: str, username: str, locale: str = "en-US"):
     context = browser.new_context(viewport=PHONE, locale=locale, permissions=["camera"],
                                   is_mobile=True, has_touch=True)
     page = context.new_page()
+    page.csp_violations = []  # the app runs under the /app/ Content-Security-Policy
+    page.on("console", lambda message: "Content Security Policy" in message.text
+            and page.csp_violations.append(message.text))
     page.goto(f"{base}/app/")
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", PASSWORD)
@@ -197,6 +200,7 @@ def test_fake_camera_shows_a_task_code_and_the_app_claims_it(make, live_server, 
         assert held["status"] == "claimed"
         assert [c["username"] for c in held["claimants"]] == ["clerk1"]
         assert page.inner_text("[data-testid=task-detail] [data-testid=status]") == "claimed"
+        assert page.csp_violations == []
         context.close()
     finally:
         browser.close()

@@ -21,6 +21,11 @@ const out = process.env.CLERK_APP_OUT || join(here, "dist");
 rmSync(out, { recursive: true, force: true });
 mkdirSync(join(out, "assets"), { recursive: true });
 
+// The decoder's WebAssembly, named by its hash so a new version never meets an old cache.
+const wasm = readFileSync(join(root, "node_modules/zxing-wasm/dist/reader/zxing_reader.wasm"));
+const wasmName = `assets/zxing_reader-${hash(wasm).slice(0, 10)}.wasm`;
+writeFileSync(join(out, wasmName), wasm);
+
 const result = await esbuild.build({
   entryPoints: [join(src, "main.js")],
   bundle: true,
@@ -35,7 +40,8 @@ const result = await esbuild.build({
   assetNames: "[name]-[hash]",
   metafile: true,
   legalComments: "none",
-  define: { "process.env.NODE_ENV": '"production"' },
+  // The page's CSP allows no inline script: the decoder's path is compiled in.
+  define: { "process.env.NODE_ENV": '"production"', ZHIDA_DECODER_WASM: JSON.stringify("./" + wasmName) },
   logLevel: "warning",
 });
 
@@ -43,10 +49,6 @@ const outputs = Object.entries(result.metafile.outputs);
 const entry = outputs.find(([, meta]) => meta.entryPoint)[0];
 const entryUrl = "./" + relative(out, join(root, entry)).split("\\").join("/");
 
-// The decoder's WebAssembly, named by its hash so a new version never meets an old cache.
-const wasm = readFileSync(join(root, "node_modules/zxing-wasm/dist/reader/zxing_reader.wasm"));
-const wasmName = `assets/zxing_reader-${hash(wasm).slice(0, 10)}.wasm`;
-writeFileSync(join(out, wasmName), wasm);
 
 copyFileSync(join(src, "styles.css"), join(out, "assets", "styles.css"));
 const css = readFileSync(join(out, "assets", "styles.css"));
@@ -61,7 +63,7 @@ writeFileSync(join(out, "manifest.webmanifest"), readFileSync(join(src, "manifes
 const html = readFileSync(join(src, "index.html"), "utf8")
   .replaceAll("%ENTRY%", entryUrl)
   .replace("%CSS%", "./" + cssName)
-  .replace("%WASM%", "./" + wasmName);
+;
 writeFileSync(join(out, "index.html"), html);
 
 // Everything the shell needs offline: the page, its scripts, styles, icons, the decoder.

@@ -8,9 +8,11 @@ let prepared = false;
 function prepare() {
   if (prepared) return;
   prepared = true;
-  const wasmUrl = window.ZHIDA_DECODER_WASM;
+  // ZHIDA_DECODER_WASM is replaced at build time by the hashed file's path (build.mjs).
+  // eslint-disable-next-line no-undef
+  const wasmUrl = new URL(ZHIDA_DECODER_WASM, document.baseURI).href;
   prepareZXingModule({
-    overrides: { locateFile: (path, prefix) => (path.endsWith(".wasm") && wasmUrl ? wasmUrl : prefix + path) },
+    overrides: { locateFile: (path, prefix) => (path.endsWith(".wasm") ? wasmUrl : prefix + path) },
   });
 }
 
