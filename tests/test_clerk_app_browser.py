@@ -294,6 +294,30 @@ def test_two_phones_claim_one_task_offline_and_the_loser_is_told_who_won(make, l
     second.close()
 
 
+def test_a_rejected_submit_shows_the_servers_reasons_and_state(make, live_server, chromium, shots):  # noqa: F811
+    base = live_server
+    w = make.world()
+    task_id = make.task_id(w.campaign.id, w.s1, "Display")  # needs both items ticked and a photo
+    context, page = phone(chromium, base, "clerk1")
+    type_code(page, qr_token(base, w, task_id))
+    page.wait_for_selector(f"[data-testid=task-detail][data-task-id='{task_id}']")
+    page.check("input[data-item=shelf]")
+    page.click("[data-testid=submit]")
+    rejection = page.locator("[data-testid=rejection][data-error=proof_missing]")
+    rejection.wait_for(timeout=20_000)
+    page.wait_for_selector(SYNCED)
+    lines = rejection.locator("[data-testid=problems] li").all_inner_texts()
+    assert any("poster" in line for line in lines) and any("photo" in line for line in lines), lines
+    assert not any("shelf" in line for line in lines), lines
+    # the optimistic "submitted" gave way to the server's state: claimed, shelf ticked
+    assert page.inner_text("[data-testid=task-detail] [data-testid=status]") == "claimed"
+    assert page.is_checked("input[data-item=shelf]") and not page.is_checked("input[data-item=poster]")
+    held = server_task(base, w, task_id)
+    assert held["status"] == "claimed" and held["checklist"]["shelf"]["done"] is True
+    shots(page, "11-rejected-submit")
+    context.close()
+
+
 def test_hq_publishes_and_the_phone_shows_it_without_a_reload(make, live_server, chromium, shots):  # noqa: F811
     from backend.tasks.models import StoreTask
 

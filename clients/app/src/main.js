@@ -147,6 +147,14 @@ function holders(rejection) {
   return claimants.map((c) => ({ name: c.display_name || c.username, at: c.claimed_at }));
 }
 
+/** The server's per-field reasons (e.g. each missing proof item) as readable lines. */
+function problems(rejection) {
+  const errors = rejection.details?.errors;
+  if (!errors || typeof errors !== "object") return [];
+  if (Array.isArray(errors)) return errors.map(String);
+  return Object.entries(errors).map(([field, reasons]) => `${field}: ${[].concat(reasons).join(" ")}`);
+}
+
 function Rejections({ t, lang, state, taskId }) {
   const shown = state.rejections.filter((r) => taskId == null || r.taskId === taskId);
   return shown.map((rejection) => html`<div class="notice bad" role="alert" data-testid="rejection" data-error=${rejection.error}>
@@ -154,7 +162,7 @@ function Rejections({ t, lang, state, taskId }) {
     <div class="muted">${rejection.message}</div>
     ${holders(rejection).length ? html`<div data-testid="held-by">${t.heldBy(holders(rejection).map((c) => c.name).join(", "), formatTime(holders(rejection)[0].at, lang))}</div>` : null}
     ${rejection.entity ? html`<div class="muted">${t.serverState}: ${t.status[rejection.entity.status] || rejection.entity.status}</div>` : null}
-    ${rejection.details?.missing ? html`<ul class="plain">${[].concat(rejection.details.missing).map((m) => html`<li>${typeof m === "string" ? m : JSON.stringify(m)}</li>`)}</ul>` : null}
+    ${problems(rejection).length ? html`<ul class="plain" data-testid="problems">${problems(rejection).map((line) => html`<li>${line}</li>`)}</ul>` : null}
     <div class="row">${taskId == null && rejection.taskId ? html`<a class="btn" href=${"#/task/" + rejection.taskId}>${t.tasks} #${rejection.taskId}</a>` : null}
       <button class="btn" type="button" onClick=${() => data.dismissRejection(rejection.id)}>${t.dismiss}</button></div>
   </div>`);
