@@ -22,6 +22,7 @@ import pytest
 
 from sqlalchemy import select
 
+from backend.app import create_app
 from backend.org.models import User
 from seed.demo import tiny_png
 from tests.factories import PASSWORD
@@ -34,6 +35,17 @@ STORAGES = ("memory", "indexeddb")
 # One task per scenario and storage; "converge" lets two clerks hold it at once.
 SCENARIOS = ("auth", "queue", "retry", "gap", "reject", "converge", "photo", "bad-photo", "view",
              "claim")
+
+
+@pytest.fixture
+def app(database_url):
+    """tests/conftest.py's app with sign-in throttling sized for this run: each scenario signs in
+    fresh phones, some fifty sign-ins of one clerk within a minute (throttling has its own tests)."""
+    app = create_app({"DATABASE_URL": database_url, "SECRET_KEY": "test-secret-key-that-is-long-enough-32b",
+                      "TESTING": True, "NOTIFY_QUIET_HOURS": "off",
+                      "THROTTLE_PER_USERNAME": "1000/minute", "THROTTLE_PER_ADDRESS": "5000/minute"})
+    yield app
+    app.extensions["zhida.engine"].dispose()
 
 
 def _node_or_skip() -> str:
