@@ -294,6 +294,12 @@ def test_two_phones_claim_one_task_offline_and_the_loser_is_told_who_won(make, l
     second.close()
 
 
+# The core flows above run on both databases; these run on PostgreSQL only (the production
+# database) to keep the module quick: what they add is browser behaviour, not storage.
+ONE_DATABASE = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+
+
+@ONE_DATABASE
 def test_a_rejected_submit_shows_the_servers_reasons_and_state(make, live_server, chromium, shots):  # noqa: F811
     base = live_server
     w = make.world()
@@ -318,6 +324,7 @@ def test_a_rejected_submit_shows_the_servers_reasons_and_state(make, live_server
     context.close()
 
 
+@ONE_DATABASE
 def test_hq_publishes_and_the_phone_shows_it_without_a_reload(make, live_server, chromium, shots):  # noqa: F811
     from backend.tasks.models import StoreTask
 
