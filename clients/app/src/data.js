@@ -2,7 +2,7 @@
 // the queue, push/pull, photos waiting for upload and the local copy (IndexedDB); here is only
 // what the screens need on top — when to sync, the rejections worth showing (kept across
 // reloads), and small per-field "waiting" marks.
-import { IndexedDBStorage, SyncClient, readQrToken } from "@zhida/sync-client";
+import { IndexedDBStorage, SyncClient, readQrToken, readShortCode } from "@zhida/sync-client";
 
 export const APP_VERSION = "web-1.0.0";
 const SYNC_EVERY_MS = 12_000;
@@ -19,25 +19,6 @@ function readJson(key, fallback) {
 
 export function isQrToken(text) {
   return readQrToken(text) !== null;
-}
-
-const CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
-const SHORT_MAC_CHARS = 5;
-
-/**
- * The task a typed short code names, read on the phone (the server checks its signature): the
- * code is the task id in Crockford base32 followed by 5 check characters (qr/tokens.py).
- */
-export function taskIdFromShortCode(text) {
-  const raw = String(text || "").toUpperCase().replace(/[\s-]/g, "").replace(/O/g, "0").replace(/[IL]/g, "1");
-  if (raw.length <= SHORT_MAC_CHARS || raw.length > SHORT_MAC_CHARS + 13) return null;
-  let id = 0;
-  for (const char of raw.slice(0, -SHORT_MAC_CHARS)) {
-    const digit = CROCKFORD.indexOf(char);
-    if (digit < 0) return null;
-    id = id * 32 + digit;
-  }
-  return Number.isSafeInteger(id) && id > 0 ? id : null;
 }
 
 /** Per task: which checklist items and SKUs still wait to be confirmed by the server. */
@@ -159,7 +140,7 @@ export class AppData {
   async claim(text) {
     const value = text.trim();
     const token = readQrToken(value);
-    const taskId = token ? token.taskId : taskIdFromShortCode(value);
+    const taskId = token ? token.taskId : readShortCode(value)?.taskId ?? null;
     if (!taskId) return { invalid: true };
     // The code names its task; sending the id too lets the phone show the claim at once.
     const mutation = await this.client.claimTask(token ? { qrToken: value, taskId } : { shortCode: value, taskId });
