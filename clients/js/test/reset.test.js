@@ -46,9 +46,22 @@ liveTest('reset: a cursor of another scope replaces the whole local copy', async
 
 liveTest('a damaged cursor starts over with a fresh snapshot', async (kind, made) => {
   const phone = await signedIn('clerk_other_store', made.storage);
-  await made.storage.setMeta({ cursor: 'c1.not-a-cursor' });
+  await made.storage.setMeta({ cursor: 'c2.not-a-cursor' });
   await phone.pull();
-  assert.notEqual(await made.storage.getMeta('cursor'), 'c1.not-a-cursor');
+  assert.notEqual(await made.storage.getMeta('cursor'), 'c2.not-a-cursor');
   assert.deepEqual(normal(await phone.serverEntities('task')), normal(await scopeOnServer(phone)));
   await newClient(made.storage).pull(); // and the new cursor works for deltas
+});
+
+liveTest('reset: a cursor of the server before the lock-free feed (c1.) gets a fresh snapshot', async (kind, made) => {
+  const phone = await signedIn('clerk_other_store', made.storage);
+  await phone.pull();
+  await made.storage.applyPage({ changes: [{ entity: 'task', op: 'put', id: 999_999, data: { id: 999_999, title: 'stale' } }],
+    replace: false, meta: {} });
+  const legacy = `c1.${Buffer.from(JSON.stringify({ s: 1, k: '000000000000' })).toString('base64url')}`;
+  await made.storage.setMeta({ cursor: legacy });
+  const { reset } = await phone.pull();
+  assert.equal(reset, true);
+  assert.ok((await made.storage.getMeta('cursor')).startsWith('c2.'));
+  assert.deepEqual(normal(await phone.serverEntities('task')), normal(await scopeOnServer(phone)), 'the stale task is gone');
 });
