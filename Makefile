@@ -63,7 +63,9 @@ test-sqlite: $(STAMP) $(ASSETS) $(APP_BUILD)
 bench: $(STAMP) $(APP_BUILD)
 	$(BIN)/python -m bench.publish
 	$(BIN)/python -m bench.claims
-	$(BIN)/python -m bench.sync
+	$(BIN)/python -m bench.sync --shape contention
+	$(BIN)/python -m bench.sync --shape batches
+	$(BIN)/python -m bench.sync --shape bootstrap
 	$(BIN)/python -m bench.feed
 	$(BIN)/python -m bench.pairings
 	$(BIN)/python -m bench.notify

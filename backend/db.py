@@ -139,13 +139,18 @@ def _retry_stale_reads(app: Flask) -> None:
     app.dispatch_request = dispatch_request
 
 
-def insert_skipping_conflicts(session: Session, table, index_elements: list[str]):
-    """INSERT … ON CONFLICT (columns) DO NOTHING, for the session's database."""
+def dialect_insert(session: Session, table):
+    """An INSERT of the session's database dialect (with ``on_conflict_…`` and ``excluded``)."""
     if session.bind.dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    return insert(table).on_conflict_do_nothing(index_elements=index_elements)
+    return insert(table)
+
+
+def insert_skipping_conflicts(session: Session, table, index_elements: list[str]):
+    """INSERT … ON CONFLICT (columns) DO NOTHING, for the session's database."""
+    return dialect_insert(session, table).on_conflict_do_nothing(index_elements=index_elements)
 
 
 _CALLER_OWNS = "zhida.caller_owns_transaction"
@@ -163,9 +168,24 @@ def commit(session: Session) -> None:
         session.commit()
 
 
+class CommitInsideCallerTransaction(RuntimeError):
+    """A service called ``session.commit()`` while its caller owned the transaction: that would
+    commit the caller's half-done work (a sync push's earlier mutations) behind its back."""
+
+
+def _refuse_foreign_commit(session: Session) -> None:
+    # A SAVEPOINT being released is the caller's own business; only the real commit is refused.
+    if session.info.get(_CALLER_OWNS) and not session.in_nested_transaction():
+        raise CommitInsideCallerTransaction(
+            "A service committed inside a caller-owned transaction; end writes with db.commit().")
+
+
 @contextlib.contextmanager
 def caller_owns_transaction(session: Session):
-    """Within this block, services flush instead of committing."""
+    """Within this block, services flush instead of committing (``commit``), and a direct
+    ``session.commit()`` raises CommitInsideCallerTransaction."""
+    if not event.contains(Session, "before_commit", _refuse_foreign_commit):
+        event.listen(Session, "before_commit", _refuse_foreign_commit)
     session.info[_CALLER_OWNS] = True
     try:
         yield session

@@ -14,12 +14,13 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from backend import audit, changefeed, db
+from backend import db
 from backend.auth import policy
 from backend.campaigns.models import Campaign
 from backend.db import utcnow
 from backend.errors import Conflict, Forbidden, Gone, NotFound, ValidationFailed
 from backend.org.models import Store, User
+from backend.tasks import history
 from backend.tasks import service as tasks
 from backend.tasks.models import StoreTask, TaskClaim
 from qr import render, tokens
@@ -108,10 +109,7 @@ def rotate_qr(*, session: Session, actor: User, task_id: int, settings: QrSettin
     old = task.qr_nonce
     while task.qr_nonce == old:
         task.qr_nonce = secrets.randbits(31)
-    task.version += 1
-    task.updated_at = utcnow()
-    audit.record(session, entity="task", entity_id=task.id, action="qr_rotated", actor=actor,
-                 before={"version": task.version - 1}, after={"version": task.version})
+    history.touch(session, task, actor, "qr_rotated", {"version": task.version}, utcnow())
     db.commit(session)
     token, expires_at = token_for(task, settings)
     return {"token": token, "expires_at": expires_at, "short_code": short_code_for(task, settings)}
@@ -228,19 +226,14 @@ def claim_by_qr(*, session: Session, actor: User, settings: QrSettings,
             or any(c.username == actor.username for c in task.holders)):
         return _refuse_or_rescan(session, actor, task)
     _forget_loaded_task(session, task.id)
-    taken = tasks.take_claim(session, task_id=task.id, clerk_id=actor.id, now=now,
-                             client_id=client_id, scanned_at=scanned_at, bump_version=True)
+    before = {"status": task.status, "claimants": sorted(c.username for c in task.holders),
+              "version": task.version}
+    taken = tasks.claim_scanned(session, task_id=task.id, clerk=actor, now=now, before=before,
+                                client_id=client_id, scanned_at=scanned_at)
     if taken is None:  # someone was faster (or the task changed) since the read: read again
         return _refuse_or_rescan(session, actor, _task_for_claim(session, task.id))
     status, version = taken
     after = [*task.holders, Claimant(actor.username, actor.display_name, now)]
-    changefeed.mark_tasks_where(session, StoreTask.id == task.id)
-    audit.record(session, entity="task", entity_id=task.id, action="claimed", actor=actor,
-                 before={"status": task.status, "claimants": sorted(c.username for c in task.holders),
-                         "version": task.version},
-                 after={"status": status, "version": version,
-                        "claimants": sorted(c.username for c in after), "via": "qr"},
-                 client_id=client_id, client_time=scanned_at, at=now)
     db.commit(session)
     return ClaimResult(task=ClaimedTask(task.id, status, version, after), created=True,
                        username=actor.username, claimed_at=now)

@@ -7,7 +7,7 @@ import datetime as dt
 from sqlalchemy import and_, case, func, insert, literal, select, update
 from sqlalchemy.orm import Session
 
-from backend import audit, db, events
+from backend import audit, changefeed, db, events
 from backend.audit import Event
 from backend.auth import policy
 from backend.common.paging import Page, paginate
@@ -15,9 +15,10 @@ from backend.db import utcnow
 from backend.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from backend.org.models import Store, User
 from backend.org.service import user_by_username
-from backend.tasks import rules
+from backend.tasks import history, rules
 from backend.tasks.sections import DetailSection
-from backend.tasks.models import ACTIVE_STATUSES, Blob, StoreTask, TaskClaim, TaskPhoto
+from backend.tasks.models import (ACTIVE_STATUSES, Blob, StoreTask, TaskChecklistItem, TaskClaim,
+                                  TaskNote, TaskPhoto)
 
 
 # ---- reading ------------------------------------------------------------------------------
@@ -99,21 +100,12 @@ def get_task(*, session: Session, actor: User, task_id: int, include: str | None
 
 # ---- writing helpers ----------------------------------------------------------------------
 
-def _snapshot(task: StoreTask) -> dict:
-    return {"status": task.status, "claimants": sorted(c.user.username for c in task.claims),
-            "version": task.version}
+_snapshot = history.snapshot
 
 
 def _touch(session: Session, task: StoreTask, actor: User, action: str, before: dict,
-           now: dt.datetime, *, after: dict | None = None, client_id: str | None = None,
-           client_time: dt.datetime | None = None) -> None:
-    """Bump the version and append the event that explains the change."""
-    task.version += 1
-    task.updated_at = now
-    session.flush()
-    audit.record(session, entity="task", entity_id=task.id, action=action, actor=actor,
-                 before=before, after={**_snapshot(task), **(after or {})}, client_id=client_id,
-                 client_time=client_time, at=now)
+           now: dt.datetime, **kwargs) -> None:
+    history.touch(session, task, actor, action, before, now, **kwargs)
 
 
 def _ensure_claimant(task: StoreTask, actor: User) -> None:
@@ -177,6 +169,26 @@ def take_claim(session: Session, *, task_id: int, clerk_id: int, now: dt.datetim
                         .execution_options(synchronize_session=False))
         return None
     return row.status, row.version
+
+
+def claim_scanned(session: Session, *, task_id: int, clerk: User, now: dt.datetime, before: dict,
+                  client_id: str | None = None, scanned_at: dt.datetime | None = None
+                  ) -> tuple[str, int] | None:
+    """A scan's claim without loading the task (QR bursts): the place and claim row in one
+    statement with the version bump, the event that explains it, the change-feed mark; None when
+    the task had no place left (or changed) since the caller read it."""
+    taken = take_claim(session, task_id=task_id, clerk_id=clerk.id, now=now, client_id=client_id,
+                       scanned_at=scanned_at, bump_version=True)
+    if taken is None:
+        return None
+    status, version = taken
+    changefeed.mark_tasks_where(session, StoreTask.id == task_id)
+    audit.record(session, entity="task", entity_id=task_id, action="claimed", actor=clerk,
+                 before=before, after={"status": status, "version": version,
+                                       "claimants": sorted([*before["claimants"], clerk.username]),
+                                       "via": "qr"},
+                 client_id=client_id, client_time=scanned_at, at=now)
+    return taken
 
 
 def add_claimant(session: Session, task: StoreTask, clerk: User, now: dt.datetime, *,
@@ -289,17 +301,22 @@ def submit(*, session: Session, actor: User, task_id: int, checklist: dict[str, 
     if unknown_items:
         raise ValidationFailed("The checklist names items this task does not have.",
                                errors={f"checklist.{item}": ["Unknown item."] for item in unknown_items})
-    state = dict(task.checklist_state)
+    registers = {item.item_id: item for item in task.checklist_items}
     for item_id, done in (checklist or {}).items():
-        state[item_id] = {"done": bool(done), "by": actor.username, "at": now.isoformat()}
-    task.checklist_state = state
+        register = registers.get(item_id)
+        if register is None:
+            register = TaskChecklistItem(item_id=item_id)
+            task.checklist_items.append(register)
+        register.done, register.by_username, register.edited_at = bool(done), actor.username, now
+        register.client_time = register.client_id = None
+    state = task.checklist_state
     _attach_photos(session, task, actor, photos or [], now)
     if quantity is not None:
         task.quantity = quantity
     if observed_prices:
         task.observed_prices = {**task.observed_prices, **observed_prices}
     if note:
-        task.notes = [*task.notes, {"text": note, "by": actor.username, "at": now.isoformat()}]
+        task.note_entries.append(TaskNote(text=note, by_username=actor.username, added_at=now))
     missing = rules.missing_proof(
         proof=task.template.proof, checklist_ids=task.template.checklist_ids,
         checklist_done={item: entry.get("done", False) for item, entry in state.items()},
