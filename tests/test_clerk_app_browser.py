@@ -348,6 +348,33 @@ def test_hq_publishes_and_the_phone_shows_it_without_a_reload(make, live_server,
     context.close()
 
 
+@ONE_DATABASE
+def test_tips_show_the_pairings_and_script_and_count_feedback_once(make, live_server, chromium, shots):  # noqa: F811
+    base = live_server
+    w = make.world()
+    text = "这款口红是我们的人气款，活动价 159 元，搭配 LIP-02 效果更好。"
+    written = api(base, "POST", "/scripts", w.h["admin"],
+                  json={"sku": "LIP-01", "locale": "zh-CN", "text": text, "campaign": w.campaign.id})
+    assert written.status_code == 201, written.text
+    script_id = written.json()["id"]
+    context, page = phone(chromium, base, "clerk1", "zh-CN")
+    page.click("nav.bottom a[href='#/tips']")
+    tip = page.locator("[data-testid=recommendation][data-sku='LIP-01']")
+    tip.wait_for()
+    assert text in tip.inner_text()
+    context.set_offline(True)  # feedback goes through the queue like every change
+    tip.locator("button[data-outcome=used]").click()
+    page.wait_for_selector("[data-testid=feedback-given]")
+    assert waiting(page) == 1
+    context.set_offline(False)
+    page.wait_for_selector(SYNCED, timeout=20_000)
+    shots(page, "10-tips-feedback")
+    ranked = api(base, "GET", "/scripts?sku=LIP-01&locale=zh-CN", w.h["clerk1"]).json()
+    assert [(s["id"], s["uses"]) for s in ranked if s["id"] == script_id] == [(script_id, 1)]
+    assert page.locator("[data-testid=rejection]").count() == 0
+    context.close()
+
+
 def _test_photo() -> bytes:
     """A small real PNG (a shelf-coloured gradient), as a phone camera would hand over."""
     from PIL import Image
