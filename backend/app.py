@@ -144,6 +144,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(console_admin_bp)
     app.register_blueprint(console_qr_bp)
     app.register_blueprint(console_recommend_bp)
+    # The clerk app (a PWA): static files built from clients/app.
+    from backend.clerk_app.routes import bp as clerk_app_bp
+    app.register_blueprint(clerk_app_bp)
 
     register_error_handlers(app)
     _limit_body_size(app)

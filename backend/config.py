@@ -82,6 +82,8 @@ def load_config(overrides: dict | None = None) -> dict:
         "WTF_CSRF_TIME_LIMIT": None,
         # Where `npm ci` puts the console's browser libraries (package.json at the project root).
         "CONSOLE_ASSETS_DIR": env.get("CONSOLE_ASSETS_DIR", str(PROJECT_ROOT / "node_modules")),
+        # The clerk app's build (`node clients/app/build.mjs`, run by make), served at /app/.
+        "CLERK_APP_DIR": env.get("CLERK_APP_DIR", str(PROJECT_ROOT / "clients" / "app" / "dist")),
         # Campaign dates typed in the console are read in this timezone.
         "CONSOLE_TIMEZONE": env.get("CONSOLE_TIMEZONE", "Asia/Shanghai"),
     })

@@ -46,7 +46,7 @@ def register_device(*, session: Session, actor: User, client_id: str, platform: 
     device.push_token = push_token
     device.token_kind = token_kind_of(push_token, token_kind) if push_token else "registration_token"
     device.token_dropped_reason = None
-    session.commit()
+    db.commit(session)
     return device
 
 
@@ -65,7 +65,7 @@ def unregister_device(*, session: Session, actor: User, client_id: str) -> None:
         raise Forbidden("This device belongs to another user.", error="not_your_device")
     device.push_token, device.token_dropped_reason, device.updated_at = None, "unregistered", utcnow()
     _end_pending(session, device, "device unregistered")
-    session.commit()
+    db.commit(session)
 
 
 def list_notifications(*, session: Session, actor: User, page: int, page_size: int,

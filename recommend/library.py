@@ -9,6 +9,7 @@ import random
 from sqlalchemy import Select, exists, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
+from backend import db
 from backend.auth import policy
 from backend.campaigns.models import Campaign
 from backend.catalog.models import Product
@@ -96,7 +97,7 @@ def generate_scripts(*, session: Session, generator: ScriptGenerator | None = No
     if rows:
         session.execute(Script.__table__.insert(), rows)
         announce_products(session, None)
-    session.commit()
+    db.commit(session)
     return {"scripts": len(rows), "outcomes": dict(sorted(generator.outcomes.items()))}
 
 
@@ -168,7 +169,7 @@ def create_script(*, session: Session, actor: User, sku: str, locale: str, text:
     session.add(script)
     if status == "approved":
         announce_products(session, {product.sku})
-    session.commit()
+    db.commit(session)
     return _single_view(session, script)
 
 
@@ -196,7 +197,7 @@ def moderate_script(*, session: Session, actor: User, script_id: int, decision: 
     script.moderation_comment = comment or None
     product = session.get(Product, script.product_id)
     announce_products(session, {product.sku})
-    session.commit()
+    db.commit(session)
     return _single_view(session, script)
 
 
@@ -253,7 +254,7 @@ def record_feedback(*, session: Session, actor: User, script_id: int, outcome: s
                               .execution_options(synchronize_session=False)).rowcount
     if not updated:
         raise NotFound(f"No approved script {script_id}.")
-    session.commit()
+    db.commit(session)
     script = session.get(Script, script_id)
     session.refresh(script)
     return {"id": script.id, "uses": script.uses, "conversions": script.conversions,

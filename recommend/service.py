@@ -9,6 +9,7 @@ import numpy as np
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from backend import db
 from backend.catalog.models import Product, ProductPairing
 from backend.catalog.service import product_by_sku
 from backend.db import utcnow
@@ -80,7 +81,7 @@ def train_pairings(*, session: Session, progress: Callable[[str], None] | None =
     if rows:
         session.execute(ProductPairing.__table__.insert(), rows)
     announce_products(session, None)
-    session.commit()
+    db.commit(session)
     learned = len({row["product_id"] for row in rows if row["source"] == "learned"})
     say("scripts")
     generated = library.generate_scripts(session=session, generator=generator)
@@ -107,7 +108,7 @@ def set_pairing_rule(*, session: Session, actor: User, sku: str, other_sku: str,
     else:
         rule.kind = kind
     announce_products(session, {product.sku})
-    session.commit()
+    db.commit(session)
     return pairings_for(session=session, actor=actor, sku=sku, k=10)
 
 
@@ -119,7 +120,7 @@ def remove_pairing_rule(*, session: Session, actor: User, sku: str, other_sku: s
         raise NotFound(f"No {kind} of {other_sku} on {sku}.")
     session.delete(rule)
     announce_products(session, {product.sku})
-    session.commit()
+    db.commit(session)
     return pairings_for(session=session, actor=actor, sku=sku, k=10)
 
 

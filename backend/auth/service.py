@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from backend import db
 from backend.auth.models import RefreshToken
 from backend.auth.passwords import verify_password
 from backend.auth.throttle import SignInThrottle
@@ -82,7 +83,7 @@ def login(*, session: Session, settings: TokenSettings, username: str, password:
     """Check the password and start a new refresh-token family."""
     user = authenticate(session=session, username=username, password=password, attempt=attempt)
     issued = _issue(session, user, settings, str(uuid.uuid4()), utcnow())
-    session.commit()
+    db.commit(session)
     return issued
 
 
@@ -109,7 +110,7 @@ def refresh(*, session: Session, settings: TokenSettings, refresh_token: str,
     if row.used_at is not None:
         # A spent token shows up again: someone holds a copy. End every session of the family.
         _revoke_family(session, row.family_id, now)
-        session.commit()
+        db.commit(session)
         raise Unauthorized("This refresh token was already used; sign in again.",
                            error="refresh_token_reused")
     if row.expires_at <= now:
@@ -119,7 +120,7 @@ def refresh(*, session: Session, settings: TokenSettings, refresh_token: str,
         raise Unauthorized("The account is unknown or deactivated.", error="invalid_token")
     row.used_at = now
     issued = _issue(session, user, settings, row.family_id, now)
-    session.commit()
+    db.commit(session)
     return issued
 
 
@@ -131,14 +132,14 @@ def logout(*, session: Session, actor: User, refresh_token: str) -> None:
     if row is None or row.user_id != actor.id:
         raise Unauthorized("Unknown refresh token.", error="invalid_token")
     end_every_session(session, actor)
-    session.commit()
+    db.commit(session)
 
 
 def sign_out_of_console(*, session: Session, actor: User | None) -> None:
     """The console's sign-out: the same as the API's (a copied cookie stops working too)."""
     if actor is not None:
         end_every_session(session, actor)
-        session.commit()
+        db.commit(session)
 
 
 def end_every_session(session: Session, user: User) -> None:

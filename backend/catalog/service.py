@@ -10,6 +10,7 @@ import marshmallow as ma
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from backend import db
 from backend.catalog.models import Product
 from backend.catalog.schemas import ProductCreateSchema
 from backend.common.paging import Page, paginate
@@ -62,7 +63,7 @@ def create_product(*, session: Session, actor: User, **fields) -> Product:
         raise Conflict(f"Product '{fields['sku']}' already exists.", error="already_exists")
     product = Product(**fields)
     session.add(product)
-    session.commit()
+    db.commit(session)
     return product
 
 
@@ -71,7 +72,7 @@ def update_product(*, session: Session, actor: User, sku: str, changes: dict) ->
     product = product_by_sku(session, sku)
     for key, value in changes.items():
         setattr(product, key, value)
-    session.commit()
+    db.commit(session)
     return product
 
 
@@ -126,5 +127,5 @@ def import_products(*, session: Session, actor: User, text: str) -> dict:
         else:
             for key, value in row.items():
                 setattr(product, key, value)
-    session.commit()
+    db.commit(session)
     return {"imported": len(rows), "created": created, "updated": len(rows) - created}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from backend import changefeed
+from backend import changefeed, db
 from backend.auth import policy
 from backend.auth import service as auth
 from backend.auth.passwords import hash_password
@@ -53,7 +53,7 @@ def create_region(*, session: Session, actor: User, code: str, name: str) -> Reg
         raise Conflict(f"Region '{code}' already exists.", error="already_exists")
     region = Region(code=code, name=name)
     session.add(region)
-    session.commit()
+    db.commit(session)
     return region
 
 
@@ -100,7 +100,7 @@ def create_store(*, session: Session, actor: User, code: str, name: str, region:
                   timezone=timezone, lat=lat, lng=lng)
     store.set_tags(tags)
     session.add(store)
-    session.commit()
+    db.commit(session)
     return store
 
 
@@ -119,7 +119,7 @@ def update_store(*, session: Session, actor: User, code: str, changes: dict) -> 
         store.set_tags(changes.pop("tags"))
     for key, value in changes.items():
         setattr(store, key, value)
-    session.commit()
+    db.commit(session)
     return store
 
 
@@ -159,7 +159,7 @@ def create_user(*, session: Session, actor: User, username: str, password: str,
                 display_name=display_name, role=role, locale=locale, active=True)
     _bind_user(session, user, role, store, regions)
     session.add(user)
-    session.commit()
+    db.commit(session)
     return user
 
 
@@ -206,5 +206,5 @@ def update_user(*, session: Session, actor: User, username: str, changes: dict) 
             select(TaskClaim.task_id).where(TaskClaim.user_id == user.id)))
     for key, value in changes.items():
         setattr(user, key, value)
-    session.commit()
+    db.commit(session)
     return user

@@ -10,6 +10,7 @@ from typing import Callable, Iterable, TextIO
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from backend import db
 from backend.catalog.models import Product
 from backend.db import insert_skipping_conflicts
 from backend.errors import ValidationFailed
@@ -90,7 +91,7 @@ def import_sales(*, session: Session, actor: User | None, stream: TextIO,
         raise ValidationFailed(f"Unreadable CSV near line {reader.line_num}: {exc}.",
                                error="invalid_csv", errors={f"line {reader.line_num}": [str(exc)]})
     counts["imported"] += _insert(session, batch)
-    session.commit()
+    db.commit(session)
     return {"lines": counts["lines"], "imported": counts["imported"],
             "duplicates": counts["lines"] - counts["rejected"] - counts["imported"],
             "rejected": counts["rejected"],

@@ -13,11 +13,11 @@ branch_labels = None
 depends_on = None
 
 
+# Plain ALTER TABLE on both databases: SQLite (3.35+) adds and drops a column in place, where a
+# batch rebuild would drop and recreate a table other tables' foreign keys point at.
 def upgrade() -> None:
-    with op.batch_alter_table("users") as batch_op:
-        batch_op.add_column(sa.Column("session_epoch", sa.Integer(), nullable=False, server_default="0"))
+    op.add_column("users", sa.Column("session_epoch", sa.Integer(), nullable=False, server_default="0"))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("users") as batch_op:
-        batch_op.drop_column("session_epoch")
+    op.drop_column("users", "session_epoch")
