@@ -30,6 +30,7 @@ class Device(Base):
     push_token: Mapped[str | None] = mapped_column(String(4096))
     token_kind: Mapped[str] = mapped_column(String(20), default="registration_token")
     locale: Mapped[str] = mapped_column(String(10), default="zh-CN")
+    app_version: Mapped[str | None] = mapped_column(String(40))
     token_dropped_reason: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -16,6 +16,8 @@ class DeviceSchema(StrictSchema):
     token_kind = ma.fields.String(load_default=None, allow_none=True, validate=validate.OneOf(TOKEN_KINDS),
                                   metadata={"description": "omitted: inferred from the token's shape"})
     locale = ma.fields.String(load_default=None, allow_none=True, validate=validate.OneOf(["zh-CN", "en"]))
+    app_version = Text(load_default=None, allow_none=True, validate=validate.Length(min=1, max=40),
+                       metadata={"description": "the app's version, e.g. 2.3.0 (support and rollout)"})
 
 
 class DeviceOutSchema(ma.Schema):
@@ -24,6 +26,7 @@ class DeviceOutSchema(ma.Schema):
     token_kind = ma.fields.String()
     has_push_token = ma.fields.Function(lambda device: device.push_token is not None)
     locale = ma.fields.String()
+    app_version = ma.fields.String(allow_none=True)
     updated_at = ma.fields.DateTime()
 
 

@@ -40,6 +40,7 @@ class SheetItem:
     title: str
     due_at: dt.datetime | None  # timezone-aware; printed in the store's timezone
     token: str  # the QR payload
+    short_code: str = ""  # printed under the due line, for typing when a camera cannot read the QR
 
 
 @dataclass(frozen=True)
@@ -175,6 +176,7 @@ class _Cell:
     text_w: float
     title_baselines: tuple[float, ...]
     due_baseline: float
+    code_baseline: float
 
 
 @dataclass(frozen=True)
@@ -199,7 +201,7 @@ def _layout(n_items: int) -> _Layout:
     cell_w = (PAGE_W - 2 * _MARGIN) / cols
     cell_h = (PAGE_H - _MARGIN - top) / rows
     title_lh, due_lh = title_pt * _LEADING * _PT, due_pt * _LEADING * _PT
-    text_h = _TITLE_LINES * title_lh + _DUE_GAP + due_lh
+    text_h = _TITLE_LINES * title_lh + _DUE_GAP + 2 * due_lh
     qr_size = min(cell_w, cell_h - text_h - _QR_TEXT_GAP) - 2 * _CELL_PAD
     cells = []
     for i in range(n_items):
@@ -209,7 +211,7 @@ def _layout(n_items: int) -> _Layout:
         titles = tuple(text_top + k * title_lh + title_pt * _PT for k in range(_TITLE_LINES))
         due = text_top + _TITLE_LINES * title_lh + _DUE_GAP + due_pt * _PT
         text_w = cell_w - 2 * _CELL_PAD
-        cells.append(_Cell(frame, qr_box, frame.x + cell_w / 2, text_w, titles, due))
+        cells.append(_Cell(frame, qr_box, frame.x + cell_w / 2, text_w, titles, due, due + due_lh))
     return _Layout(
         title_pt=16.0, store_pt=11.0,
         title_baseline=_MARGIN + 16.0 * _PT, store_baseline=_MARGIN + 16.0 * _PT + 8.0,
@@ -283,6 +285,9 @@ def _draw_page(surface: _Surface, page: SheetPage) -> None:
         due_pt = layout.cell_due_pt
         due = fitted(_due_text(item.due_at, page.store_timezone), due_pt, cell.text_w)[0]
         surface.text(cell.text_x, cell.due_baseline, due, due_pt, center=True, gray=0.25)
+        if item.short_code:
+            code = fitted(f"码 Code: {item.short_code}", due_pt, cell.text_w)[0]
+            surface.text(cell.text_x, cell.code_baseline, code, due_pt, center=True)
 
 
 class _PdfSurface:

@@ -109,3 +109,62 @@ def verify(token: str, keyring: Keyring, now: dt.datetime) -> QrClaims:
         raise QrExpired("This code has expired; ask for a fresh sheet.",
                         expired_at=expires_at.isoformat())
     return QrClaims(task_id=task_id, store_id=store_id, expires_at=expires_at, nonce=nonce)
+
+
+# ---- short codes: what a clerk types when the camera cannot read the QR -------------------------
+#
+# Crockford base32 of the task id followed by a 25-bit MAC over (task id, nonce), grouped by four:
+# "3D2-K7M2Q" style, 8-10 characters for realistic ids. No expiry inside (the task's own
+# expiry applies) and no key id (every key of the ring is tried). Rotating a task's QR changes
+# its nonce, so a printed short code stops matching as the QR itself does.
+
+CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+SHORT_MAC_CHARS = 5
+_SHORT_ALIASES = str.maketrans({"O": "0", "I": "1", "L": "1"})
+_SHORT_BODY = struct.Struct(">QI")
+
+
+def _crockford(value: int, width: int = 1) -> str:
+    digits = []
+    while value or len(digits) < width:
+        value, digit = divmod(value, 32)
+        digits.append(CROCKFORD[digit])
+    return "".join(reversed(digits))
+
+
+def _short_mac(key: bytes, task_id: int, nonce: int) -> str:
+    digest = hmac.new(key, b"ZDS:" + _SHORT_BODY.pack(task_id, nonce), hashlib.sha256).digest()
+    return _crockford(int.from_bytes(digest[:4], "big") >> 7, SHORT_MAC_CHARS)
+
+
+def short_code(task_id: int, nonce: int, keyring: Keyring) -> str:
+    """The code printed under a task's QR, signed with the active key (hyphens for reading)."""
+    raw = _crockford(task_id) + _short_mac(keyring.keys[keyring.active_id], task_id, nonce)
+    return "-".join(raw[i:i + 4] for i in range(0, len(raw), 4))
+
+
+@dataclass(frozen=True)
+class ShortCode:
+    """A typed short code, read but not yet checked against its task's current nonce."""
+
+    task_id: int
+    mac: str
+
+    def matches(self, nonce: int, keyring: Keyring) -> bool:
+        """True when some key of the ring made this code for the task's current nonce."""
+        return any(hmac.compare_digest(self.mac, _short_mac(key, self.task_id, nonce))
+                   for key in keyring.keys.values())
+
+
+def parse_short_code(text: str) -> ShortCode:
+    """Read a typed code (case, hyphens, spaces and O/I/L look-alikes forgiven); InvalidQr if
+    it cannot be one."""
+    raw = "".join((text or "").upper().split()).replace("-", "").translate(_SHORT_ALIASES)
+    if not (SHORT_MAC_CHARS < len(raw) <= SHORT_MAC_CHARS + 13) or any(c not in CROCKFORD for c in raw):
+        raise InvalidQr("This is not a task's short code.")
+    task_id = 0
+    for char in raw[:-SHORT_MAC_CHARS]:
+        task_id = task_id * 32 + CROCKFORD.index(char)
+    if not 0 < task_id < 2**62:
+        raise InvalidQr("This is not a task's short code.")
+    return ShortCode(task_id=task_id, mac=raw[-SHORT_MAC_CHARS:])

@@ -3,6 +3,8 @@
 import base64
 import json
 
+import pytest
+
 from backend.db import Base
 from sync.models import SyncClient
 
@@ -155,3 +157,65 @@ def test_notification_and_device_endpoints_refuse_hostile_input(make, client):
         assert response.status_code == 422 and response.json["error"], body
     assert client.delete("/api/v1/devices/" + "x" * 5000, headers=w.h["clerk1"]).status_code == 404
     assert (make.count(Device), make.count(Notification)) == before
+
+
+def test_store_timezones_must_be_zone_names(make, client):
+    from backend.org.models import Store
+    w = make.world()
+    before = make.count(Store)
+    for timezone in ("America", "Etc", "Asia/" + "x" * 300, "../../etc/passwd", "/usr/share/zoneinfo/UTC",
+                     "Asia/Shanghai\x00"):
+        created = client.post("/api/v1/stores", headers=w.h["admin"], json={
+            "code": "S099", "name": "New", "region": "EAST", "timezone": timezone})
+        assert (created.status_code, created.json["error"]) == (422, "validation_error"), timezone
+        changed = client.patch("/api/v1/stores/S001", headers=w.h["admin"], json={"timezone": timezone})
+        assert changed.status_code == 422, (timezone, changed.json)
+    assert make.count(Store) == before
+    good = client.post("/api/v1/stores", headers=w.h["admin"], json={
+        "code": "S099", "name": "New", "region": "EAST", "timezone": "Europe/Paris"})
+    assert good.status_code == 201, good.json
+
+
+def test_access_tokens_with_odd_subjects_are_401(make, client, app):
+    import datetime as dt
+
+    import jwt
+    w = make.world()
+    now = int(dt.datetime.now(dt.timezone.utc).timestamp())
+    for subject in ("²", "٣", "1" * 30, "0", "-1", " 1", "1.0"):
+        token = jwt.encode({"sub": subject, "typ": "access", "role": "hq_admin", "iat": now,
+                            "exp": now + 60}, app.config["SECRET_KEY"], algorithm="HS256")
+        response = client.get("/api/v1/tasks", headers={"Authorization": f"Bearer {token}"})
+        assert (response.status_code, response.json["error"]) == (401, "invalid_token"), subject
+    assert client.get("/api/v1/tasks", headers=w.h["admin"]).status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/api/v1/auth/login", "/api/v1/regions", "/api/v1/campaigns",
+                                  "/api/v1/scripts", "/api/v1/devices", "/api/v1/sync/pull"])
+def test_lone_surrogates_and_deep_nesting_are_refused_without_writing(make, client, path):
+    w = make.world()
+    before = row_counts(make)
+    headers = {**w.h["admin" if "regions" in path or "campaigns" in path else "clerk1"],
+               "Content-Type": "application/json"}
+    bodies = {
+        "/api/v1/auth/login": '{"username": "adm\\ud800", "password": "x"}',
+        "/api/v1/regions": '{"code": "R1", "name": "\\udfff"}',
+        "/api/v1/campaigns": '{"code": "C\\ud800", "title": "t"}',
+        "/api/v1/scripts": '{"sku": "LIP-01", "locale": "zh-CN", "text": "\\ud83d"}',
+        "/api/v1/devices": '{"client_id": "phone-\\ud800-0001", "platform": "android"}',
+        "/api/v1/sync/pull": '{"client_id": "phone-clerk1-01", "cursor": "c1.\\ud800", "schema_version": 1}',
+    }
+    surrogate = client.post(path, data=bodies[path], headers=headers)
+    assert surrogate.status_code == 422, surrogate.json
+    deep = client.post(path, data="[" * 5000 + "]" * 5000, headers=headers)
+    assert deep.status_code == 400 and deep.json["error"] == "bad_request", deep.json
+    deep_object = client.post(path, data='{"a":' * 100 + "1" + "}" * 100, headers=headers)
+    assert deep_object.status_code == 400, deep_object.json
+    assert row_counts(make) == before
+
+
+def test_unknown_query_parameters_are_refused(make, client):
+    w = make.world()
+    typo = client.get("/api/v1/tasks?stauts=open", headers=w.h["clerk1"])
+    assert typo.status_code == 422 and "stauts" in str(typo.json["errors"]), typo.json
+    assert client.get("/api/v1/tasks?status=open", headers=w.h["clerk1"]).status_code == 200

@@ -192,3 +192,89 @@ def test_concurrent_scans_never_exceed_max_claimants(make, app, round_):
     task = make.session.get(StoreTask, task_id)
     assert task.claimant_count == 3 and len(task.claims) == 3
     make.session.commit()
+
+
+# ---- typed short codes (the camera cannot read the QR) ------------------------------------------
+
+def qr_of(client, w, task_id):
+    response = client.get(f"/api/v1/tasks/{task_id}/qr", headers=w.h["admin"])
+    assert response.status_code == 200, response.json
+    return response.json
+
+
+def test_short_code_claims_like_the_qr(make, client):
+    w = make.world()
+    task_id = make.task_id(w.campaign.id, w.s1)
+    code = qr_of(client, w, task_id)["short_code"]
+    typed = code.lower().replace("-", " ")
+    first = client.post("/api/v1/claims", json={"short_code": typed, "client_id": "phone-1"},
+                        headers=w.h["clerk1"])
+    assert first.status_code == 201, first.json
+    assert first.json["task"]["id"] == task_id and first.json["task"]["status"] == "claimed"
+    again = client.post("/api/v1/claims", json={"short_code": code}, headers=w.h["clerk1"])
+    assert again.status_code == 200 and again.json["created"] is False
+
+
+def test_bad_short_codes_write_nothing(make, client):
+    w = make.world()
+    task_id = make.task_id(w.campaign.id, w.s1)
+    code = qr_of(client, w, task_id)["short_code"]
+    s2_code = qr_of(client, w, make.task_id(w.campaign.id, w.s2))["short_code"]
+    flipped = code[:-1] + ("A" if code[-1] != "A" else "B")
+    before = row_counts(make)
+    cases = [
+        ({"short_code": flipped}, w.h["clerk1"], 400, "invalid_qr"),
+        ({"short_code": "ZZZZ"}, w.h["clerk1"], 400, "invalid_qr"),
+        ({"short_code": s2_code}, w.h["clerk1"], 403, "wrong_store"),
+        ({}, w.h["clerk1"], 422, "validation_error"),
+        ({"short_code": code, "qr_token": qr_of(client, w, task_id)["token"]}, w.h["clerk1"], 422,
+         "validation_error"),
+    ]
+    for body, headers, status, error in cases:
+        response = client.post("/api/v1/claims", json=body, headers=headers)
+        assert (response.status_code, response.json["error"]) == (status, error), (body, response.json)
+    assert row_counts(make) == before
+    rotated = client.post(f"/api/v1/tasks/{task_id}/qr/rotate", headers=w.h["admin"])
+    assert rotated.json["short_code"] != code
+    stale = client.post("/api/v1/claims", json={"short_code": code}, headers=w.h["clerk1"])
+    assert (stale.status_code, stale.json["error"]) == (400, "invalid_qr")
+    fresh = client.post("/api/v1/claims", json={"short_code": rotated.json["short_code"]},
+                        headers=w.h["clerk1"])
+    assert fresh.status_code == 201, fresh.json
+
+
+@pytest.mark.parametrize("round_", range(2))
+def test_one_clerk_scanning_from_several_phones_at_once_claims_once(make, app, round_):
+    """The same clerk's simultaneous scans: one claim (201), the others are re-scans (200),
+    never a 500 and never a second place taken."""
+    region = make.region("EAST")
+    store = make.store("S001", region)
+    admin = make.user("admin", "hq_admin")
+    clerk = make.user("clerk01", store=store)
+    make.product("LIP-01")
+    campaign = make.campaign(admin, "RUSH", targeting={"stores": ["S001"]},
+                             tasks=[{"title": "Rush", "max_claimants": 3}])
+    task_id = make.task_id(campaign.id, store, "Rush")
+    headers = make.headers(clerk)
+    token = app.test_client().get(f"/api/v1/tasks/{task_id}/qr", headers=make.headers(admin)).json["token"]
+    phones = 6
+    barrier = threading.Barrier(phones)
+    results = [None] * phones
+
+    def scan(index):
+        client = app.test_client()
+        barrier.wait()
+        response = client.post("/api/v1/claims", json={"qr_token": token, "client_id": f"phone-{index}"},
+                               headers=headers)
+        results[index] = response.status_code
+
+    threads = [threading.Thread(target=scan, args=(i,)) for i in range(phones)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(results) == [200] * (phones - 1) + [201], results
+    make.session.expire_all()
+    task = make.session.get(StoreTask, task_id)
+    assert task.claimant_count == 1 and len(task.claims) == 1
+    make.session.commit()

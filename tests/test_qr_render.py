@@ -32,6 +32,7 @@ def make_page(n_items: int, seed: int, store_name: str = "上海万达广场店"
             title=titles[i % len(titles)],
             due_at=None if i % 4 == 3 else dt.datetime(2026, 11, 11, 10 + i % 8, 30, tzinfo=UTC),
             token=make_token(rng),
+            short_code=f"{i + 1:X}K7M-2QX{i % 10}",
         )
         for i in range(n_items)
     ]
@@ -108,6 +109,8 @@ def test_sheet_pdf_text_layer_carries_chinese(two_page_pdf, index):
     assert "截止 Due: 2026-11-11 18:30" in text  # 10:30 UTC in Asia/Shanghai
     if len(page.items) > 3:
         assert "无截止 No due date" in text
+    for item in page.items:  # typed when the camera cannot read the code
+        assert f"Code: {item.short_code}" in text
 
 
 def test_sheet_png_is_a4_and_decodes_to_its_tokens():
@@ -134,7 +137,7 @@ def test_qr_sizes_are_printable():
             assert cell.frame.x >= 0 and cell.frame.x + cell.frame.w <= render.PAGE_W + 1e-9
             assert cell.frame.y > layout.rule_y
             assert cell.frame.y + cell.frame.h <= render.PAGE_H + 1e-9
-            assert cell.due_baseline < cell.frame.y + cell.frame.h
+            assert cell.due_baseline < cell.code_baseline < cell.frame.y + cell.frame.h
 
 
 def test_long_titles_are_wrapped_then_ellipsised():

@@ -71,3 +71,36 @@ def test_key_rotation_old_keys_verify_until_retired():
 def test_bad_keyring_specs(spec):
     with pytest.raises(ValueError):
         tokens.parse_keyring(spec)
+
+
+# ---- short codes ----------------------------------------------------------------------------
+
+def test_short_code_round_trip_forgives_typing():
+    code = tokens.short_code(123456, 987654321, KEYS)
+    assert len(code.replace("-", "")) <= 10 and set(code) <= set(tokens.CROCKFORD + "-")
+    typed = " " + code.lower().replace("-", " ").replace("0", "o").replace("1", "l") + " "
+    parsed = tokens.parse_short_code(typed)
+    assert parsed.task_id == 123456
+    assert parsed.matches(987654321, KEYS)
+
+
+def test_short_code_follows_rotation_and_keys():
+    code = tokens.parse_short_code(tokens.short_code(77, 5, KEYS))
+    assert not code.matches(6, KEYS)  # the QR was rotated: the printed short code stops working
+    older_only = tokens.parse_keyring("3:older-secret-key-123456")
+    old_code = tokens.parse_short_code(tokens.short_code(77, 5, older_only))
+    assert old_code.matches(5, KEYS)  # a retired-but-listed key still verifies
+    assert not old_code.matches(5, tokens.parse_keyring("9:another-secret-key-xyz"))
+
+
+@pytest.mark.parametrize("text", ["", "ABC", "ZD1:AAAA", "!!!!-!!!!", "0000-00000",
+                                  "U" * 12, "1" * 30])
+def test_unreadable_short_codes_are_invalid(text):
+    with pytest.raises(tokens.InvalidQr):
+        tokens.parse_short_code(text)
+
+
+def test_a_mistyped_character_is_caught():
+    code = tokens.short_code(4242, 1, KEYS)
+    flipped = code[:-1] + ("A" if code[-1] != "A" else "B")
+    assert not tokens.parse_short_code(flipped).matches(1, KEYS)

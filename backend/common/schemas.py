@@ -16,19 +16,19 @@ class StrictSchema(ma.Schema):
         ordered = True
 
 
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class Text(ma.fields.String):
-    """A string that refuses what no database can store: NUL characters (PostgreSQL) and lone
-    UTF-16 surrogates (JSON may carry "\\ud800"; it is not UTF-8)."""
+    """A string that refuses NUL characters, which PostgreSQL cannot store, and lone UTF-16
+    surrogates (JSON "\\ud800"), which no database can encode."""
 
     def _deserialize(self, value, attr, data, **kwargs):
         text = super()._deserialize(value, attr, data, **kwargs)
         if "\x00" in text:
             raise ma.ValidationError("NUL characters are not allowed.")
-        if _LONE_SURROGATE.search(text):
-            raise ma.ValidationError("Lone UTF-16 surrogates are not allowed.")
+        if LONE_SURROGATE.search(text):
+            raise ma.ValidationError("Not valid Unicode text (a lone surrogate).")
         return text
 
 

@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 
 from backend import changefeed, db
 from backend.auth import policy
+from backend.auth import service as auth
 from backend.auth.passwords import hash_password
 from backend.common.paging import Page, paginate
 from backend.errors import Conflict, NotFound, ValidationFailed
@@ -178,6 +179,8 @@ def list_users(*, session: Session, actor: User, page: int, page_size: int,
 def update_user(*, session: Session, actor: User, username: str, changes: dict) -> User:
     """Change a user's profile, password, binding or active flag (HQ)."""
     user = user_by_username(session, username)
+    if "password" in changes or changes.get("active") is False:
+        auth.end_every_session(session, user)  # stolen tokens and cookies die with the change
     if "password" in changes:
         user.password_hash = hash_password(changes.pop("password"))
     if "store" in changes or "regions" in changes:

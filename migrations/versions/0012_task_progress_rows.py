@@ -1,7 +1,7 @@
 """task progress in rows of its own: checklist registers, sale counters, notes
 
 Revision ID: 0012
-Revises: 0011
+Revises: 0013
 Create Date: 2026-11-29 20:20:00
 
 The checklist state, the sales and the notes of a store task move out of JSON columns of
@@ -19,7 +19,7 @@ import backend.db
 
 
 revision = "0012"
-down_revision = "0011"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
