@@ -50,12 +50,14 @@ class MutationContext:
 def claim_task(ctx: MutationContext) -> int:
     """Through the QR claim service; the scanned token or the typed short code names the task,
     a task_id given must agree."""
-    token, code = ctx.args.get("qr_token"), ctx.args.get("short_code")
-    named = (qr_tokens.verify(token, ctx.qr_settings.keyring, ctx.received_at).task_id
-             if token is not None else qr_tokens.parse_short_code(code).task_id)
+    token, short_code = ctx.args.get("qr_token"), ctx.args.get("short_code")
+    if token is not None:
+        named = qr_tokens.verify(token, ctx.qr_settings.keyring, ctx.received_at).task_id
+    else:
+        named = qr_tokens.parse_short_code(short_code).task_id
     if ctx.args.get("task_id") is not None and named != ctx.args["task_id"]:
         raise qr_tokens.InvalidQr("The code names another task.")
-    qr.claim_by_qr(session=ctx.session, actor=ctx.actor, qr_token=token, short_code=code,
+    qr.claim_by_qr(session=ctx.session, actor=ctx.actor, qr_token=token, short_code=short_code,
                    settings=ctx.qr_settings, client_id=ctx.client_id,
                    scanned_at=ctx.args.get("scanned_at") or ctx.client_time, now=ctx.received_at)
     return named

@@ -94,7 +94,8 @@ class TaskArgs(StrictSchema):
 
 
 class ClaimArgs(StrictSchema):
-    """A scanned token or a typed short code names its task; ``task_id``, when given, must agree."""
+    """A scanned token or a typed short code names its task; ``task_id``, when given, must
+    agree with it."""
 
     task_id = ma.fields.Integer(validate=validate.Range(min=1, max=2**62), load_default=None,
                                 allow_none=True)

@@ -235,3 +235,20 @@ def test_a_service_commit_inside_a_caller_owned_transaction_fails_loudly(app, ma
         finally:
             session.rollback()
             session.close()
+
+
+def test_a_typed_short_code_claims_offline_like_a_scan(make, client):
+    w = make.world()
+    task_id = make.task_id(w.campaign.id, w.s1)
+    code = client.get(f"/api/v1/tasks/{task_id}/qr", headers=w.h["admin"]).json["short_code"]
+    s2_code = client.get(f"/api/v1/tasks/{make.task_id(w.campaign.id, w.s2)}/qr",
+                         headers=w.h["admin"]).json["short_code"]
+    mutations = [m(1, "claim_task", short_code="nonsense"),
+                 m(2, "claim_task", short_code=s2_code),
+                 m(3, "claim_task", short_code=code, qr_token="ZD1:AAAA"),
+                 m(4, "claim_task", short_code=code.lower(), task_id=task_id + 1),
+                 m(5, "claim_task", short_code=code.lower().replace("-", ""))]
+    results = push(client, w.h["clerk1"], "phone-shortcode-1", mutations).json["results"]
+    assert [r.get("error") for r in results] == ["invalid_qr", "wrong_store", "invalid_args", "invalid_qr", None]
+    assert results[4]["entity"]["id"] == task_id and results[4]["entity"]["status"] == "claimed"
+    assert [c["username"] for c in results[4]["entity"]["claimants"]] == ["clerk1"]
