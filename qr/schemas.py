@@ -6,19 +6,25 @@ from marshmallow import validate
 from backend.common.schemas import Instant, StrictSchema, Text, code_field
 
 
-class ClaimRequestSchema(StrictSchema):
+class TaskCodeSchema(StrictSchema):
+    """How a clerk names a task to claim: the scanned QR or the typed short code, one of them
+    (the claim endpoint and the offline ``claim_task`` mutation alike)."""
+
     qr_token = Text(validate=validate.Length(min=1, max=200),
                     metadata={"description": "The scanned QR payload (ZD1:…)"})
     short_code = Text(validate=validate.Length(min=1, max=40), metadata={
         "description": "Instead of qr_token: the short code printed under the QR, typed by hand"})
-    client_id = Text(validate=validate.Length(min=1, max=64))
-    scanned_at = Instant(metadata={
-        "description": "When the phone scanned (recorded; never decides who wins)"})
 
     @ma.validates_schema
     def _one_code(self, data, **_kwargs):
         if ("qr_token" in data) == ("short_code" in data):
             raise ma.ValidationError("Send either qr_token or short_code.", "qr_token")
+
+
+class ClaimRequestSchema(TaskCodeSchema):
+    client_id = Text(validate=validate.Length(min=1, max=64))
+    scanned_at = Instant(metadata={
+        "description": "When the phone scanned (recorded; never decides who wins)"})
 
 
 class ClaimHolderSchema(ma.Schema):

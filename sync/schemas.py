@@ -6,6 +6,7 @@ from marshmallow import validate
 from backend.catalog.schemas import SKU
 from backend.common.schemas import Instant, StrictSchema, Text
 from backend.errors import PayloadTooLarge
+from qr.schemas import TaskCodeSchema
 
 MAX_MUTATIONS = 500
 ID = dict(required=True, validate=validate.Range(min=1, max=2**62))
@@ -93,20 +94,13 @@ class TaskArgs(StrictSchema):
     task_id = ma.fields.Integer(**ID)
 
 
-class ClaimArgs(StrictSchema):
+class ClaimArgs(TaskCodeSchema):
     """A scanned token or a typed short code names its task; ``task_id``, when given, must
     agree with it."""
 
     task_id = ma.fields.Integer(validate=validate.Range(min=1, max=2**62), load_default=None,
                                 allow_none=True)
-    qr_token = Text(validate=validate.Length(min=1, max=200))
-    short_code = Text(validate=validate.Length(min=1, max=40))
     scanned_at = Instant(allow_none=True)
-
-    @ma.validates_schema
-    def _one_code(self, data, **_kwargs):
-        if ("qr_token" in data) == ("short_code" in data):
-            raise ma.ValidationError("Send either qr_token or short_code.", "qr_token")
 
 
 class ChecklistArgs(TaskArgs):
