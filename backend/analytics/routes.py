@@ -5,9 +5,10 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from backend import db
-from backend.analytics import service
+from backend.analytics import impact, service
 from backend.analytics.schemas import (ExecutionQuerySchema, ExecutionRowSchema, ExecutionSchema,
-                                       LeaderboardQuerySchema, OverdueQuerySchema)
+                                       ImpactQuerySchema, ImpactSchema, LeaderboardQuerySchema,
+                                       OverdueQuerySchema)
 from backend.auth.policy import HQ, SUPERVISOR, allow, current_user
 from backend.tasks.schemas import StoreTaskSchema
 
@@ -49,3 +50,20 @@ class OverdueViews(MethodView):
     def get(self, query):
         """Tasks past due and not submitted, oldest first"""
         return service.overdue_tasks(session=db.session(), actor=current_user(), **query)
+
+
+@blp.route("/impact")
+class ImpactViews(MethodView):
+    @allow(HQ, SUPERVISOR)
+    @blp.arguments(ImpactQuerySchema, location="query")
+    @blp.response(200, ImpactSchema)
+    def get(self, query):
+        """A campaign's impact: execution rates and attach/sales uplift against control stores"""
+        report = impact.campaign_impact(session=db.session(), actor=current_user(),
+                                        campaign_id=query["campaign"])
+        if query["format"] == "csv":
+            return current_app.response_class(
+                impact.stores_csv(report), mimetype="text/csv",
+                headers={"Content-Disposition":
+                         f'attachment; filename="impact-{query["campaign"]}-stores.csv"'})
+        return report
