@@ -307,15 +307,11 @@ def campaign_impact(*, session: Session, actor: User, campaign_id: int) -> dict:
     groups = _choose_groups(session, actor, campaign.id, labels, sales)
     treated, control = groups.pop("treated"), groups.pop("control")
     report.update(groups, stores_treated=len(treated), stores_control=len(control))
-    if not session.scalar(select(func.count()).select_from(ProductPairing)
-                          .where(ProductPairing.product_id.in_(featured))):
-        attach_missing = "no_pairings_for_featured_skus"
-    else:
-        attach_missing = None
     attach, featured_sales = _metrics(sales, treated, control, [BOOTSTRAP_SEED, campaign.id])
-    if attach_missing:
-        attach = {**_not_computable(attach_missing)["attach"], "transactions": attach["transactions"],
-                  "stores": attach["stores"]}
+    if attach["reason"] not in ("no_treated_stores", "no_control_stores") and not session.scalar(
+            select(func.count()).select_from(ProductPairing).where(ProductPairing.product_id.in_(featured))):
+        attach = {**_not_computable("no_pairings_for_featured_skus")["attach"],
+                  "transactions": attach["transactions"], "stores": attach["stores"]}
     report.update(attach=attach, featured_sales_per_store=featured_sales,
                   timeline=_timeline(rows, treated, control, windows),
                   stores=_store_rows(sales, labels, treated, control))
