@@ -96,12 +96,13 @@ def _targeted(stores: list[tuple[str, str]], rng: np.random.Generator) -> list[s
 
 
 def sales_csv(stores: list[tuple[str, str]], targeted: set[str], featured: list[Product],
-              partners: dict[str, list[Product]], others: list[Product], seed: int = SEED) -> str:
+              partners: dict[str, list[Product]], others: list[Product], seed: int = SEED,
+              progress: bool = False) -> str:
     """Thirty days of POS lines (fifteen before the campaign, fifteen during) for every store."""
     rng = np.random.default_rng(seed)
     before_start = STARTS_AT - dt.timedelta(days=WINDOW_DAYS)
     lines = ["transaction_id,store_code,sku,quantity,sold_at"]
-    for code, _region in stores:
+    for code, _region in tqdm(stores, desc="simulated sales", unit="store", disable=not progress):
         base_attach, base_daily = rng.uniform(*BASE_ATTACH), rng.uniform(*BASE_DAILY)
         number = 0
         for day in range(2 * WINDOW_DAYS):
@@ -205,10 +206,16 @@ def seed_double11(session: Session, *, stores: int = STORES, progress: bool = Tr
         select(Store.code, Region.code).join(Region).where(Store.code.in_(codes)).order_by(Store.code))]
     targeted = _targeted(chain, rng)
     featured, partners, others = _catalog(session)
-    result = import_sales(session=session, actor=None, stream=io.StringIO(
-        sales_csv(chain, set(targeted), featured, partners, others, seed)))
+    text = sales_csv(chain, set(targeted), featured, partners, others, seed, progress)
+    with tqdm(total=text.count("\n") - 1, desc="sales import", unit="line", unit_scale=True,
+              disable=not progress) as bar:
+        result = import_sales(session=session, actor=None, stream=io.StringIO(text),
+                              progress=lambda lines: bar.update(lines - bar.n))
+        bar.update(bar.total - bar.n)
     report.add("sales lines", result["imported"])
-    train_pairings(session=session)
+    with tqdm(total=1, desc="pairings", unit="training", disable=not progress) as bar:
+        train_pairings(session=session)
+        bar.update(1)
     admin = session.scalar(select(User).where(User.username == "admin"))
     campaign = campaigns.create_campaign(session=session, actor=admin, **_campaign_spec(featured, targeted))
     published = campaigns.publish(session=session, actor=admin, campaign_id=campaign.id)

@@ -57,6 +57,8 @@ class ImpactViews(MethodView):
     @allow(HQ, SUPERVISOR)
     @blp.arguments(ImpactQuerySchema, location="query")
     @blp.response(200, ImpactSchema)
+    @blp.doc(responses={200: {"content": {"text/csv": {"schema": {
+        "type": "string", "description": "format=csv: the per-store table, one row per compared store"}}}}})
     def get(self, query):
         """A campaign's impact: execution rates and attach/sales uplift against control stores"""
         report = impact.campaign_impact(session=db.session(), actor=current_user(),
