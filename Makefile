@@ -54,6 +54,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.publish
 	$(BIN)/python -m bench.claims
 	$(BIN)/python -m bench.sync
+	$(BIN)/python -m bench.feed
 	$(BIN)/python -m bench.pairings
 	$(BIN)/python -m bench.notify
 	$(BIN)/python -m bench.analytics

@@ -4,7 +4,6 @@ import marshmallow as ma
 from marshmallow import validate
 
 from backend.common.schemas import Instant, StrictSchema, Text, code_field
-from backend.tasks.schemas import StoreTaskSchema
 
 
 class ClaimRequestSchema(StrictSchema):
@@ -22,11 +21,26 @@ class ClaimRequestSchema(StrictSchema):
             raise ma.ValidationError("Send either qr_token or short_code.", "qr_token")
 
 
+class ClaimHolderSchema(ma.Schema):
+    username = ma.fields.String()
+    display_name = ma.fields.String()
+    claimed_at = ma.fields.DateTime()
+
+
+class ClaimedTaskSchema(ma.Schema):
+    """What a scan changes; the whole task is GET /tasks/{id} (or the next sync pull)."""
+
+    id = ma.fields.Integer()
+    status = ma.fields.String()
+    version = ma.fields.Integer()
+    claimants = ma.fields.List(ma.fields.Nested(ClaimHolderSchema))
+
+
 class ClaimResultSchema(ma.Schema):
     created = ma.fields.Boolean(metadata={"description": "false: you already held it (re-scan)"})
     username = ma.fields.String()
     claimed_at = ma.fields.DateTime()
-    task = ma.fields.Nested(StoreTaskSchema)
+    task = ma.fields.Nested(ClaimedTaskSchema)
 
 
 class QrTokenSchema(ma.Schema):

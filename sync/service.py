@@ -10,7 +10,8 @@ from sqlalchemy.orm import Session
 
 from backend import db
 from backend.auth import policy
-from backend.changefeed import Change, high_water
+from backend import changefeed
+from backend.changefeed import Change, Position
 from backend.db import utcnow
 from backend.errors import DomainError, Forbidden
 from backend.org.models import User
@@ -228,36 +229,63 @@ _SNAPSHOT = {"task": _snapshot_tasks, "notification": _snapshot_notifications}
 _AFTER = {"task": "notification", "notification": None}
 
 
-def _snapshot_page(session: Session, actor: User, start_seq: int, entity: str, after_id: int,
+def _snapshot_page(session: Session, actor: User, start: Position, entity: str, after_id: int,
                    limit: int, scope: str, payloads: TaskPayloads) -> tuple[list[dict], str, bool]:
     changes: list[dict] = []
     while True:
         page, more = _SNAPSHOT[entity](session, actor, after_id, limit - len(changes), payloads)
         changes += page
         if more:
-            following = cursors.Cursor(seq=start_seq, scope=scope, snapshot_after=page[-1]["id"],
+            following = cursors.Cursor(position=start, scope=scope, snapshot_after=page[-1]["id"],
                                        snapshot_entity=entity)
             return changes, cursors.encode(following), True
         entity, after_id = _AFTER[entity], 0
         if entity is None:
-            return changes, cursors.encode(cursors.Cursor(seq=start_seq, scope=scope)), False
+            return changes, cursors.encode(cursors.Cursor(position=start, scope=scope)), False
         if len(changes) >= limit:
-            following = cursors.Cursor(seq=start_seq, scope=scope, snapshot_after=0, snapshot_entity=entity)
+            following = cursors.Cursor(position=start, scope=scope, snapshot_after=0,
+                                       snapshot_entity=entity)
             return changes, cursors.encode(following), True
+
+
+def _current_state(session: Session, actor: User, rows: list[Change],
+                   sections: dict[str, DetailSection] | None) -> list[dict]:
+    """Each entity of the page once, as it is now: a put if it exists in the actor's scope,
+    else a delete. The feed says *what* changed; the answer never depends on the order in which
+    a page's rows of one entity were written."""
+    touched = list(dict.fromkeys((row.entity, row.entity_id) for row in rows))
+    tasks_now = _tasks_in_scope(session, actor, [i for entity, i in touched if entity == "task"])
+    notifications_now = _notifications_of(session, actor,
+                                          [i for entity, i in touched if entity == "notification"])
+    payloads = TaskPayloads(session, actor, sections)
+    changes = []
+    for entity, entity_id in touched:
+        if entity == "notification":
+            data = notifications_now.get(entity_id)
+        else:
+            task = tasks_now.get(entity_id)
+            data = payloads.dump(task) if task is not None else None
+        if data is not None:
+            changes.append({"entity": entity, "op": "put", "id": entity_id, "data": data})
+        else:  # deleted, or no longer in this actor's scope
+            changes.append({"entity": entity, "op": "delete", "id": entity_id, "data": {}})
+    return changes
 
 
 def pull(*, session: Session, actor: User, client_id: str, cursor: str | None,
          schema_version: int, limit: int, sections: dict[str, DetailSection] | None = None) -> dict:
     """A page of the actor's scope: a snapshot (cursor null, reset) or the changes since cursor."""
+    position = cursors.decode(cursor) if cursor else None
     last_mutation_id = _client_for_pull(session, actor, client_id)
     scope = cursors.scope_of(actor)
-    committed, purged_through = high_water(session)
-    position = cursors.decode(cursor) if cursor else None
-    reset = position is not None and (position.scope != scope or (
-        position.snapshot_after is None and position.seq < purged_through))
+    reset = position is not None and (position.legacy or position.scope != scope or (
+        position.snapshot_after is None
+        and position.position.horizon <= changefeed.purged_through(session)))
     if position is None or reset or position.snapshot_after is not None:
         fresh = position is None or reset
-        start = committed if fresh else position.seq
+        # The horizon is read before the snapshot's rows: whatever the snapshot misses is at
+        # or above it, and the deltas start there.
+        start = Position(changefeed.horizon(session)) if fresh else position.position
         entity = "task" if fresh else position.snapshot_entity
         after = 0 if fresh else position.snapshot_after
         changes, next_cursor, has_more = _snapshot_page(session, actor, start, entity, after, limit, scope,
@@ -265,33 +293,10 @@ def pull(*, session: Session, actor: User, client_id: str, cursor: str | None,
         session.commit()
         return {"cursor": next_cursor, "has_more": has_more, "reset": reset,
                 "last_mutation_id": last_mutation_id, "changes": changes}
-    statement = select(Change).where(Change.seq > position.seq).order_by(Change.seq).limit(limit + 1)
-    scope_filter = _change_scope(actor)
-    if scope_filter is not None:
-        statement = statement.where(scope_filter)
-    rows = session.scalars(statement).all()
-    has_more = len(rows) > limit
-    rows = rows[:limit]
-    latest: dict[tuple[str, int], str] = {}
-    for row in rows:  # several changes of one entity in a page: its current state once
-        latest.pop((row.entity, row.entity_id), None)
-        latest[(row.entity, row.entity_id)] = row.op
-    wanted = [key for key, op in latest.items() if op == "put"]
-    tasks_now = _tasks_in_scope(session, actor, [i for entity, i in wanted if entity == "task"])
-    notifications_now = _notifications_of(session, actor, [i for entity, i in wanted if entity == "notification"])
-    changes = []
-    payloads = TaskPayloads(session, actor, sections)
-    for (entity, entity_id), op in latest.items():
-        if entity == "notification":
-            data = notifications_now.get(entity_id)
-        else:
-            task = tasks_now.get(entity_id)
-            data = payloads.dump(task) if task is not None else None
-        if op == "put" and data is not None:
-            changes.append({"entity": entity, "op": "put", "id": entity_id, "data": data})
-        else:  # deleted, or no longer in this actor's scope
-            changes.append({"entity": entity, "op": "delete", "id": entity_id, "data": {}})
-    new_seq = rows[-1].seq if rows else max(position.seq, 0)
+    rows, following, has_more = changefeed.read_page(session, position.position,
+                                                      _change_scope(actor), limit)
+    changes = _current_state(session, actor, rows, sections)
     session.commit()
-    return {"cursor": cursors.encode(cursors.Cursor(seq=new_seq, scope=scope)), "has_more": has_more,
-            "reset": False, "last_mutation_id": last_mutation_id, "changes": changes}
+    return {"cursor": cursors.encode(cursors.Cursor(position=following, scope=scope)),
+            "has_more": has_more, "reset": False, "last_mutation_id": last_mutation_id,
+            "changes": changes}

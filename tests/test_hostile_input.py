@@ -170,3 +170,10 @@ def test_lone_surrogates_and_deep_nesting_are_refused_without_writing(make, clie
     deep_object = client.post(path, data='{"a":' * 100 + "1" + "}" * 100, headers=headers)
     assert deep_object.status_code == 400, deep_object.json
     assert row_counts(make) == before
+
+
+def test_unknown_query_parameters_are_refused(make, client):
+    w = make.world()
+    typo = client.get("/api/v1/tasks?stauts=open", headers=w.h["clerk1"])
+    assert typo.status_code == 422 and "stauts" in str(typo.json["errors"]), typo.json
+    assert client.get("/api/v1/tasks?status=open", headers=w.h["clerk1"]).status_code == 200

@@ -43,7 +43,12 @@ class BoundedJSONProvider(DefaultJSONProvider):
 
 
 class BoundedFlaskParser(FlaskParser):
-    """flask-smorest's argument parser with the depth bound (malformed JSON: 400)."""
+    """flask-smorest's argument parser with the depth bound (malformed JSON: 400), and query
+    strings held to their schema like bodies: `/tasks?stauts=open` is a 422 naming the unknown
+    parameter, not every task (webargs would drop unknown query parameters silently)."""
+
+    DEFAULT_UNKNOWN_BY_LOCATION = {**FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION, "query": None,
+                                   "querystring": None}
 
     def _raw_load_json(self, req):
         if not is_json_request(req):
