@@ -169,6 +169,7 @@ def test_nulls_with_reasons_and_bad_requests(make, client):
     assert client.get("/api/v1/analytics/impact", headers=w.h["admin"]).status_code == 422
     assert client.get("/api/v1/analytics/impact?campaign=abc", headers=w.h["admin"]).status_code == 422
     assert client.get("/api/v1/analytics/impact?campaign=1&format=xml", headers=w.h["admin"]).status_code == 422
+    assert client.get("/api/v1/analytics/impact?campaign=1&extra=1", headers=w.h["admin"]).status_code == 422
     missing = client.get("/api/v1/analytics/impact?campaign=999999", headers=w.h["admin"])
     assert missing.status_code == 404 and missing.json["error"] == "not_found"
     assert client.get(f"/api/v1/analytics/impact?campaign={w.campaign.id}",
