@@ -4,8 +4,7 @@ from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from backend import db
-from backend.analytics import impact, service
+from backend.analytics import impact, replica, service
 from backend.analytics.schemas import (ExecutionQuerySchema, ExecutionRowSchema, ExecutionSchema,
                                        ImpactQuerySchema, ImpactSchema, LeaderboardQuerySchema,
                                        OverdueQuerySchema)
@@ -24,12 +23,13 @@ class ExecutionViews(MethodView):
     def get(self, query):
         """Execution rates per region, store, clerk or day (JSON or CSV)"""
         output = query.pop("format")
-        rows = service.execution_rates(session=db.session(), actor=current_user(), **query)
+        rows = service.execution_rates(session=replica.session(), actor=current_user(), **query)
         if output == "csv":
             return current_app.response_class(
                 service.as_csv(rows), mimetype="text/csv",
-                headers={"Content-Disposition": f'attachment; filename="execution-{query["group_by"]}.csv"'})
-        return {"group_by": query["group_by"], "rows": rows}
+                headers={"Content-Disposition": f'attachment; filename="execution-{query["group_by"]}.csv"',
+                         **replica.lag_header()})
+        return {"group_by": query["group_by"], "rows": rows}, replica.lag_header()
 
 
 @blp.route("/leaderboard")
@@ -39,7 +39,8 @@ class LeaderboardViews(MethodView):
     @blp.response(200, ExecutionRowSchema(many=True))
     def get(self, query):
         """Stores or clerks ranked by completion and on-time rate"""
-        return service.leaderboard(session=db.session(), actor=current_user(), **query)
+        return (service.leaderboard(session=replica.session(), actor=current_user(), **query),
+                replica.lag_header())
 
 
 @blp.route("/overdue")
@@ -49,7 +50,8 @@ class OverdueViews(MethodView):
     @blp.response(200, StoreTaskSchema(many=True))
     def get(self, query):
         """Tasks past due and not submitted, oldest first"""
-        return service.overdue_tasks(session=db.session(), actor=current_user(), **query)
+        return (service.overdue_tasks(session=replica.session(), actor=current_user(), **query),
+                replica.lag_header())
 
 
 @blp.route("/impact")
@@ -61,11 +63,12 @@ class ImpactViews(MethodView):
         "type": "string", "description": "format=csv: the per-store table, one row per compared store"}}}}})
     def get(self, query):
         """A campaign's impact: execution rates and attach/sales uplift against control stores"""
-        report = impact.campaign_impact(session=db.session(), actor=current_user(),
+        report = impact.campaign_impact(session=replica.session(), actor=current_user(),
                                         campaign_id=query["campaign"])
         if query["format"] == "csv":
             return current_app.response_class(
                 impact.stores_csv(report), mimetype="text/csv",
                 headers={"Content-Disposition":
-                         f'attachment; filename="impact-{query["campaign"]}-stores.csv"'})
-        return report
+                         f'attachment; filename="impact-{query["campaign"]}-stores.csv"',
+                         **replica.lag_header()})
+        return report, replica.lag_header()
