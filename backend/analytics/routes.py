@@ -13,13 +13,15 @@ from backend.tasks.schemas import StoreTaskSchema
 
 blp = Blueprint("analytics", __name__, url_prefix="/api/v1/analytics",
                 description="Execution analytics")
+LAG = {replica.LAG_HEADER: {"description": "how fresh the figures are: 'primary', the replica's lag "
+                                           "in seconds, or 'unknown'", "schema": {"type": "string"}}}
 
 
 @blp.route("/execution")
 class ExecutionViews(MethodView):
     @allow(HQ, SUPERVISOR)
     @blp.arguments(ExecutionQuerySchema, location="query")
-    @blp.response(200, ExecutionSchema)
+    @blp.response(200, ExecutionSchema, headers=LAG)
     def get(self, query):
         """Execution rates per region, store, clerk or day (JSON or CSV)"""
         output = query.pop("format")
@@ -36,7 +38,7 @@ class ExecutionViews(MethodView):
 class LeaderboardViews(MethodView):
     @allow(HQ, SUPERVISOR)
     @blp.arguments(LeaderboardQuerySchema, location="query")
-    @blp.response(200, ExecutionRowSchema(many=True))
+    @blp.response(200, ExecutionRowSchema(many=True), headers=LAG)
     def get(self, query):
         """Stores or clerks ranked by completion and on-time rate"""
         return (service.leaderboard(session=replica.session(), actor=current_user(), **query),
@@ -47,7 +49,7 @@ class LeaderboardViews(MethodView):
 class OverdueViews(MethodView):
     @allow(HQ, SUPERVISOR)
     @blp.arguments(OverdueQuerySchema, location="query")
-    @blp.response(200, StoreTaskSchema(many=True))
+    @blp.response(200, StoreTaskSchema(many=True), headers=LAG)
     def get(self, query):
         """Tasks past due and not submitted, oldest first"""
         return (service.overdue_tasks(session=replica.session(), actor=current_user(), **query),
@@ -58,7 +60,7 @@ class OverdueViews(MethodView):
 class ImpactViews(MethodView):
     @allow(HQ, SUPERVISOR)
     @blp.arguments(ImpactQuerySchema, location="query")
-    @blp.response(200, ImpactSchema)
+    @blp.response(200, ImpactSchema, headers=LAG)
     @blp.doc(responses={200: {"content": {"text/csv": {"schema": {
         "type": "string", "description": "format=csv: the per-store table, one row per compared store"}}}}})
     def get(self, query):
