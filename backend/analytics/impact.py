@@ -199,11 +199,13 @@ def _pair(before, during) -> dict:
 
 def _figure(estimate: did.Estimate, digits: int) -> dict:
     """The four group figures, the uplift and its intervals, as the API shows them."""
-    interval = lambda pair: [round(pair[0], digits), round(pair[1], digits)] if pair else None  # noqa: E731
+    def interval(pair, places=digits):
+        return [round(pair[0], places), round(pair[1], places)] if pair else None
+
     return {"treated": _pair(_rounded(estimate.treated_before, digits), _rounded(estimate.treated_during, digits)),
             "control": _pair(_rounded(estimate.control_before, digits), _rounded(estimate.control_during, digits)),
             "uplift_did": _rounded(estimate.did, digits), "ci95": interval(estimate.ci95),
-            "uplift_relative": _rounded(estimate.relative), "ci95_relative": interval(estimate.ci95_relative),
+            "uplift_relative": _rounded(estimate.relative), "ci95_relative": interval(estimate.ci95_relative, 4),
             "naive_uplift": (_rounded(estimate.treated_during - estimate.treated_before, digits)
                              if estimate.treated_during is not None and estimate.treated_before is not None
                              else None),
