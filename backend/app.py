@@ -12,6 +12,7 @@ from werkzeug.routing import IntegerConverter
 
 from backend import config as config_module
 from backend import changefeed, db, migrate, security_headers
+from backend.analytics import replica as analytics_replica
 from backend.auth.throttle import SignInThrottle, ThrottleRules
 from backend.common.json_body import BoundedFlaskParser, BoundedJSONProvider
 from backend.errors import register_error_handlers
@@ -101,6 +102,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.json.sort_keys = False
     app.url_map.converters["int"] = BoundedIntConverter
     db.init_app(app)
+    analytics_replica.init_app(app)
     app.extensions["zhida.throttle"] = SignInThrottle(
         app.config["THROTTLE_STORAGE_URI"],
         ThrottleRules(app.config["THROTTLE_PER_USERNAME"], app.config["THROTTLE_PER_ADDRESS"]))

@@ -31,6 +31,8 @@ def load_config(overrides: dict | None = None) -> dict:
         "MAX_BLOB_BYTES": int(env.get("MAX_BLOB_BYTES", str(5 * 1024 * 1024))),
         "MAX_IMPORT_BYTES": int(env.get("MAX_IMPORT_BYTES", str(64 * 1024 * 1024))),
         "DB_POOL_SIZE": int(env.get("DB_POOL_SIZE", "5")),
+        # A read-only replica the analytics endpoints read from (unset: the primary).
+        "ANALYTICS_DATABASE_URL": env.get("ANALYTICS_DATABASE_URL", ""),
         # Sign-in and refresh throttling (SPEC §15): `memory://` for one process; several API
         # processes share redis://… or memcached://… . Limits in the `limits` notation.
         "THROTTLE_STORAGE_URI": env.get("THROTTLE_STORAGE_URI", "memory://"),

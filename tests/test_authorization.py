@@ -76,6 +76,7 @@ EXPECTED = {
     ("get", "/api/v1/analytics/execution"): MANAGERS,
     ("get", "/api/v1/analytics/leaderboard"): MANAGERS,
     ("get", "/api/v1/analytics/overdue"): MANAGERS,
+    ("get", "/api/v1/analytics/impact"): MANAGERS,
     ("post", "/api/v1/sync/push"): ALL,
     ("post", "/api/v1/sync/pull"): ALL,
     ("put", "/api/v1/blobs/{sha256}"): ALL,

@@ -44,6 +44,7 @@ PAGES = [
     ("GET", "/console/tasks/{task}", MANAGERS),
     ("POST", "/console/tasks/{task}/review", MANAGERS),
     ("GET", "/console/photos/{sha}", MANAGERS),
+    ("GET", "/console/campaigns/{campaign}/impact", MANAGERS),
 ]
 PUBLIC_ENDPOINTS = {"console.static", "console.asset", "console.switch_language", "console.login",
                     "console.logout"}
