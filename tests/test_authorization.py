@@ -79,6 +79,11 @@ EXPECTED = {
     ("post", "/api/v1/sync/push"): ALL,
     ("post", "/api/v1/sync/pull"): ALL,
     ("put", "/api/v1/blobs/{sha256}"): ALL,
+    ("get", "/api/v1/webhooks"): HQ,
+    ("post", "/api/v1/webhooks"): HQ,
+    ("delete", "/api/v1/webhooks/{endpoint_id}"): HQ,
+    ("get", "/api/v1/webhooks/{endpoint_id}/deliveries"): HQ,
+    ("post", "/api/v1/webhooks/{endpoint_id}/deliveries/{delivery_id}/redeliver"): HQ,
     ("get", "/api/v1/blobs/{sha256}"): ALL,
 }
 
@@ -99,7 +104,8 @@ def _concrete(path, w, task_id, sha):
             .replace("{template_id}", str(w.campaign.templates[0].id))
             .replace("{task_id}", str(task_id)).replace("{sha256}", sha)
             .replace("{script_id}", "1").replace("{notification_id}", "1")
-            .replace("{client_id}", "phone-of-nobody"))
+            .replace("{client_id}", "phone-of-nobody").replace("{endpoint_id}", "1")
+            .replace("{delivery_id}", "1"))
 
 
 def test_every_route_is_in_the_matrix(client):
