@@ -110,6 +110,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     api = Api(app)
     from backend.analytics.routes import blp as analytics_blp
+    from backend.auth.api_key_routes import blp as api_keys_blp
     from backend.auth.routes import blp as auth_blp
     from backend.campaigns.routes import blp as campaigns_blp
     from backend.catalog.routes import blp as catalog_blp
@@ -123,7 +124,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from recommend.routes import blp as recommend_blp
     from sync.routes import blp as sync_blp
 
-    for blueprint in (auth_blp, org_blp, catalog_blp, sales_blp, campaigns_blp, tasks_blp,
+    for blueprint in (auth_blp, api_keys_blp, org_blp, catalog_blp, sales_blp, campaigns_blp, tasks_blp,
                       analytics_blp, qr_blp, sync_blp, recommend_blp, notifications_blp, webhooks_blp):
         api.register_blueprint(blueprint)
 
