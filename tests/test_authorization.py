@@ -59,6 +59,7 @@ EXPECTED = {
     ("post", "/api/v1/campaigns/{campaign_id}/publish"): HQ,
     ("post", "/api/v1/campaigns/{campaign_id}/cancel"): HQ,
     ("post", "/api/v1/campaigns/{campaign_id}/close"): HQ,
+    ("post", "/api/v1/campaigns/{campaign_id}/tasks/import"): HQ,
     ("get", "/api/v1/tasks"): ALL,
     ("get", "/api/v1/tasks/{task_id}"): ALL,
     ("post", "/api/v1/tasks/{task_id}/assign"): MANAGERS,

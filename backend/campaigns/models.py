@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import JSON, ForeignKey, String, Text
+from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from backend.db import Base, UTCDateTime, utcnow
@@ -49,6 +49,7 @@ class TaskTemplate(Base):
     """One task of a campaign, instantiated once per targeted store at publish."""
 
     __tablename__ = "task_templates"
+    __table_args__ = (UniqueConstraint("campaign_id", "import_key", name="uq_task_templates_import_key"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"),
@@ -64,6 +65,10 @@ class TaskTemplate(Base):
     max_claimants: Mapped[int] = mapped_column(default=1)
     script_hint: Mapped[str] = mapped_column(Text, default="")
     version: Mapped[int] = mapped_column(default=1)
+    # A store-specific task (bulk CSV import): only this store gets it, whatever the targeting;
+    # import_key (store, title) makes a re-import add nothing.
+    store_id: Mapped[int | None] = mapped_column(ForeignKey("stores.id"))
+    import_key: Mapped[str | None] = mapped_column(String(40))
 
     campaign: Mapped[Campaign] = relationship(back_populates="templates")
 

@@ -134,6 +134,8 @@ class TemplateSchema(ma.Schema):
     max_claimants = ma.fields.Integer()
     script_hint = ma.fields.String()
     version = ma.fields.Integer()
+    store_id = ma.fields.Integer(allow_none=True, metadata={
+        "description": "set for a store-specific task (CSV import): only this store gets it"})
 
 
 class CampaignSchema(ma.Schema):
@@ -186,3 +188,10 @@ class ReasonSchema(StrictSchema):
 
 
 CampaignPageSchema = page_schema(CampaignSchema, "CampaignPage")
+
+
+class TaskImportResultSchema(ma.Schema):
+    lines = ma.fields.Integer()
+    added = ma.fields.Integer(metadata={"description": "new store-specific tasks of the campaign"})
+    existing = ma.fields.Integer(metadata={"description": "lines imported before (same store and title)"})
+    tasks_created = ma.fields.Integer(metadata={"description": "store tasks created now (published campaign)"})

@@ -284,7 +284,8 @@ def publish(*, session: Session, actor: User, campaign_id: int) -> dict:
                  sales={}, observed_prices={}, notes=[], late=False, submitted_after_cancel=False,
                  instructions_changed=False, version=1, qr_nonce=secrets.randbits(31),
                  created_at=now, updated_at=now)
-            for store_id in store_ids if (template.id, store_id) not in existing)
+            for store_id in ([template.store_id] if template.store_id else store_ids)
+            if (template.id, store_id) not in existing)
     if rows:
         session.execute(StoreTask.__table__.insert(), rows)
         new_tasks = (StoreTask.campaign_id == campaign.id) & (StoreTask.created_at == now)
