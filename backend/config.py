@@ -60,6 +60,8 @@ def load_config(overrides: dict | None = None) -> dict:
         "DEFAULT_TIMEZONE": env.get("DEFAULT_TIMEZONE", "Asia/Shanghai"),
         # Webhooks (SPEC §13): only https URLs of public addresses unless WEBHOOK_ALLOW_PRIVATE=1
         # (development and tests); retried with backoff and jitter for WEBHOOK_RETRY_HOURS.
+        # Recurring tasks: occurrences are created this far ahead of their local start time.
+        "RECURRENCE_LEAD_HOURS": float(env.get("RECURRENCE_LEAD_HOURS", "24")),
         "WEBHOOK_ALLOW_PRIVATE": env.get("WEBHOOK_ALLOW_PRIVATE", "0") == "1",
         "WEBHOOK_TIMEOUT_SECONDS": float(env.get("WEBHOOK_TIMEOUT_SECONDS", "10")),
         "WEBHOOK_BACKOFF_SECONDS": float(env.get("WEBHOOK_BACKOFF_SECONDS", "30")),

@@ -19,6 +19,7 @@ from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
 
+from backend.campaigns import recurring
 from backend.db import utcnow
 from integrations import dispatch as webhook_dispatch
 from integrations import outbox as webhook_outbox
@@ -86,13 +87,17 @@ class Worker:
         return counts
 
     def run_schedule(self, now: dt.datetime | None = None) -> None:
-        """Queue the reminders, escalations and summaries due at ``now``."""
+        """Queue the reminders, escalations and summaries due at ``now``, create the recurring
+        tasks' upcoming occurrences, and queue task.overdue webhooks."""
         now = now or utcnow()
         lookback = dt.timedelta(hours=self.config["NOTIFY_LOOKBACK_HOURS"])
         with self.sessions() as session:
             schedule.run_schedule(
                 session, now=now, reminder_lead=dt.timedelta(hours=self.config["NOTIFY_REMINDER_HOURS"]),
                 lookback=lookback)
+        with self.sessions() as session:
+            recurring.create_due_occurrences(
+                session, now=now, lead=dt.timedelta(hours=self.config["RECURRENCE_LEAD_HOURS"]))
         with self.sessions() as session:
             webhook_outbox.queue_overdue(session, now=now, lookback=lookback)
             session.commit()

@@ -49,7 +49,8 @@ class TaskTemplate(Base):
     """One task of a campaign, instantiated once per targeted store at publish."""
 
     __tablename__ = "task_templates"
-    __table_args__ = (UniqueConstraint("campaign_id", "import_key", name="uq_task_templates_import_key"),)
+    __table_args__ = (UniqueConstraint("campaign_id", "import_key", name="uq_task_templates_import_key"),
+                      UniqueConstraint("recurrence_of_id", "occurrence", name="uq_task_templates_occurrence"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"),
@@ -69,6 +70,12 @@ class TaskTemplate(Base):
     # import_key (store, title) makes a re-import add nothing.
     store_id: Mapped[int | None] = mapped_column(ForeignKey("stores.id"))
     import_key: Mapped[str | None] = mapped_column(String(40))
+    # A recurring template (RRULE subset, backend/campaigns/recurrence.py) is never fanned out
+    # itself: the worker makes one child template per occurrence (its local wall time) and the
+    # stores' tasks of it, ahead of time, once.
+    recurrence: Mapped[str | None] = mapped_column(String(200))
+    recurrence_of_id: Mapped[int | None] = mapped_column(ForeignKey("task_templates.id", ondelete="CASCADE"))
+    occurrence: Mapped[str | None] = mapped_column(String(16))
 
     campaign: Mapped[Campaign] = relationship(back_populates="templates")
 

@@ -276,6 +276,8 @@ def publish(*, session: Session, actor: User, campaign_id: int) -> dict:
         select(StoreTask.template_id, StoreTask.store_id).where(StoreTask.campaign_id == campaign.id))}
     rows = []
     for template in campaign.templates:
+        if template.recurrence or template.recurrence_of_id:  # the worker makes occurrences
+            continue
         due_at = template.due_for(campaign.published_at)
         rows.extend(
             dict(campaign_id=campaign.id, template_id=template.id, store_id=store_id,
