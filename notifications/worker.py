@@ -24,6 +24,7 @@ from backend.db import utcnow
 from integrations import dispatch as webhook_dispatch
 from integrations import outbox as webhook_outbox
 from notifications import dispatch, schedule
+from rules import engine as rules_engine
 from notifications.transports import FcmTransport, RecordTransport
 
 log = logging.getLogger("zhida.worker")
@@ -88,7 +89,7 @@ class Worker:
 
     def run_schedule(self, now: dt.datetime | None = None) -> None:
         """Queue the reminders, escalations and summaries due at ``now``, create the recurring
-        tasks' upcoming occurrences, and queue task.overdue webhooks."""
+        tasks' upcoming occurrences, fire the overdue rules, and queue task.overdue webhooks."""
         now = now or utcnow()
         lookback = dt.timedelta(hours=self.config["NOTIFY_LOOKBACK_HOURS"])
         with self.sessions() as session:
@@ -98,6 +99,8 @@ class Worker:
         with self.sessions() as session:
             recurring.create_due_occurrences(
                 session, now=now, lead=dt.timedelta(hours=self.config["RECURRENCE_LEAD_HOURS"]))
+        with self.sessions() as session:
+            rules_engine.fire_overdue(session, now=now, lookback=lookback)
         with self.sessions() as session:
             webhook_outbox.queue_overdue(session, now=now, lookback=lookback)
             session.commit()

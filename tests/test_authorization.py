@@ -85,6 +85,12 @@ EXPECTED = {
     ("delete", "/api/v1/webhooks/{endpoint_id}"): HQ,
     ("get", "/api/v1/webhooks/{endpoint_id}/deliveries"): HQ,
     ("post", "/api/v1/webhooks/{endpoint_id}/deliveries/{delivery_id}/redeliver"): HQ,
+    ("get", "/api/v1/rules"): MANAGERS,
+    ("post", "/api/v1/rules"): MANAGERS,
+    ("get", "/api/v1/rules/{rule_id}"): MANAGERS,
+    ("patch", "/api/v1/rules/{rule_id}"): MANAGERS,
+    ("post", "/api/v1/rules/{rule_id}/dry-run"): MANAGERS,
+    ("get", "/api/v1/rules/{rule_id}/effect"): MANAGERS,
     ("get", "/api/v1/api-keys"): HQ,
     ("post", "/api/v1/api-keys"): HQ,
     ("delete", "/api/v1/api-keys/{key_id}"): HQ,
@@ -109,7 +115,7 @@ def _concrete(path, w, task_id, sha):
             .replace("{task_id}", str(task_id)).replace("{sha256}", sha)
             .replace("{script_id}", "1").replace("{notification_id}", "1")
             .replace("{client_id}", "phone-of-nobody").replace("{endpoint_id}", "1")
-            .replace("{key_id}", "1")
+            .replace("{key_id}", "1").replace("{rule_id}", "1")
             .replace("{delivery_id}", "1"))
 
 
