@@ -3,8 +3,10 @@
 from alembic import context
 
 import backend.models  # noqa: F401  (fills the metadata)
+import integrations.models  # noqa: F401
 import notifications.models  # noqa: F401
 import recommend.models  # noqa: F401
+import rules.models  # noqa: F401
 import sync.models  # noqa: F401
 from backend.db import Base
 
