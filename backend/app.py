@@ -12,6 +12,7 @@ from werkzeug.routing import IntegerConverter
 
 from backend import config as config_module
 from backend import changefeed, db, migrate, security_headers
+from backend.analytics import replica as analytics_replica
 from backend.auth.throttle import SignInThrottle, ThrottleRules
 from backend.common.json_body import BoundedFlaskParser, BoundedJSONProvider
 from backend.errors import register_error_handlers
@@ -101,6 +102,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.json.sort_keys = False
     app.url_map.converters["int"] = BoundedIntConverter
     db.init_app(app)
+    analytics_replica.init_app(app)
     app.extensions["zhida.throttle"] = SignInThrottle(
         app.config["THROTTLE_STORAGE_URI"],
         ThrottleRules(app.config["THROTTLE_PER_USERNAME"], app.config["THROTTLE_PER_ADDRESS"]))
@@ -110,6 +112,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     api = Api(app)
     from backend.analytics.routes import blp as analytics_blp
+    from backend.auth.api_key_routes import blp as api_keys_blp
     from backend.auth.routes import blp as auth_blp
     from backend.campaigns.routes import blp as campaigns_blp
     from backend.catalog.routes import blp as catalog_blp
@@ -117,13 +120,16 @@ def create_app(test_config: dict | None = None) -> Flask:
     from backend.sales.routes import blp as sales_blp
     from backend.tasks.routes import blp as tasks_blp
 
+    from integrations.routes import blp as webhooks_blp
+    from rules.routes import blp as rules_blp
     from notifications.routes import blp as notifications_blp
     from qr.routes import blp as qr_blp
     from recommend.routes import blp as recommend_blp
     from sync.routes import blp as sync_blp
 
-    for blueprint in (auth_blp, org_blp, catalog_blp, sales_blp, campaigns_blp, tasks_blp,
-                      analytics_blp, qr_blp, sync_blp, recommend_blp, notifications_blp):
+    for blueprint in (auth_blp, api_keys_blp, org_blp, catalog_blp, sales_blp, campaigns_blp, tasks_blp,
+                      analytics_blp, qr_blp, sync_blp, recommend_blp, notifications_blp, webhooks_blp,
+                      rules_blp):
         api.register_blueprint(blueprint)
 
     # The task detail shows recommendations without backend importing recommend (STYLE.md).
@@ -166,6 +172,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     register_recommend_cli(app)
     register_notifications_cli(app)
     outbox.listen()
+    from integrations import outbox as webhook_outbox
+    webhook_outbox.listen()
+    from rules import engine as rules_engine
+    rules_engine.listen()
     if app.config["INPROCESS_WORKER"]:
         from notifications.worker import start_in_process
         app.extensions["zhida.worker"] = start_in_process(app)

@@ -7,6 +7,7 @@ import datetime as dt
 from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
+from backend import events
 from backend.db import Base, BigId, UTCDateTime, utcnow
 from backend.org.models import User
 
@@ -39,6 +40,7 @@ def record(session: Session, *, entity: str, entity_id: int, action: str, actor:
                   user_id=actor.id if actor else None, client_id=client_id,
                   server_time=at or utcnow(), client_time=client_time, before=before, after=after)
     session.add(event)
+    events.announce_recorded(session, event)
     return event
 
 

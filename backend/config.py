@@ -31,6 +31,8 @@ def load_config(overrides: dict | None = None) -> dict:
         "MAX_BLOB_BYTES": int(env.get("MAX_BLOB_BYTES", str(5 * 1024 * 1024))),
         "MAX_IMPORT_BYTES": int(env.get("MAX_IMPORT_BYTES", str(64 * 1024 * 1024))),
         "DB_POOL_SIZE": int(env.get("DB_POOL_SIZE", "5")),
+        # A read-only replica the analytics endpoints read from (unset: the primary).
+        "ANALYTICS_DATABASE_URL": env.get("ANALYTICS_DATABASE_URL", ""),
         # Sign-in and refresh throttling (SPEC §15): `memory://` for one process; several API
         # processes share redis://… or memcached://… . Limits in the `limits` notation.
         "THROTTLE_STORAGE_URI": env.get("THROTTLE_STORAGE_URI", "memory://"),
@@ -58,6 +60,15 @@ def load_config(overrides: dict | None = None) -> dict:
         "NOTIFY_POLL_SECONDS": float(env.get("NOTIFY_POLL_SECONDS", "2")),
         "NOTIFY_SCHEDULE_SECONDS": float(env.get("NOTIFY_SCHEDULE_SECONDS", "60")),
         "DEFAULT_TIMEZONE": env.get("DEFAULT_TIMEZONE", "Asia/Shanghai"),
+        # Webhooks (SPEC §13): only https URLs of public addresses unless WEBHOOK_ALLOW_PRIVATE=1
+        # (development and tests); retried with backoff and jitter for WEBHOOK_RETRY_HOURS.
+        # Recurring tasks: occurrences are created this far ahead of their local start time.
+        "RECURRENCE_LEAD_HOURS": float(env.get("RECURRENCE_LEAD_HOURS", "24")),
+        "WEBHOOK_ALLOW_PRIVATE": env.get("WEBHOOK_ALLOW_PRIVATE", "0") == "1",
+        "WEBHOOK_TIMEOUT_SECONDS": float(env.get("WEBHOOK_TIMEOUT_SECONDS", "10")),
+        "WEBHOOK_BACKOFF_SECONDS": float(env.get("WEBHOOK_BACKOFF_SECONDS", "30")),
+        "WEBHOOK_BATCH_SIZE": int(env.get("WEBHOOK_BATCH_SIZE", "50")),
+        "WEBHOOK_LEASE_SECONDS": int(env.get("WEBHOOK_LEASE_SECONDS", "120")),
         # The embedded default runs the worker inside the web process (`make run` sets it).
         "INPROCESS_WORKER": env.get("ZHIDA_INPROCESS_WORKER", "0") == "1",
         # Optional LLM for script generation (an OpenAI-compatible chat completions API): off

@@ -22,6 +22,11 @@ tasks_event = _signals.signal("tasks-event")
 #: sender: "campaign_closed"; kwargs: session, campaign, now.
 campaign_event = _signals.signal("campaign-event")
 
+#: sender: the entity ("task", "campaign"); kwargs: session, event (the audit row just added,
+#: with entity_id, action, actor and after). Every state change a service explains in the
+#: audit log is announced here, whatever the entry point (REST, sync, QR).
+recorded = _signals.signal("recorded")
+
 
 def announce_tasks(kind: str, *, session, condition, now, **details) -> None:
     """Tell listeners that the tasks matching ``condition`` went through ``kind``."""
@@ -31,3 +36,8 @@ def announce_tasks(kind: str, *, session, condition, now, **details) -> None:
 def announce_campaign(kind: str, *, session, campaign, now) -> None:
     """Tell listeners that a campaign went through ``kind``."""
     campaign_event.send(kind, session=session, campaign=campaign, now=now)
+
+
+def announce_recorded(session, event) -> None:
+    """Tell listeners that an audit row was added (the change it explains commits with it)."""
+    recorded.send(event.entity, session=session, event=event)

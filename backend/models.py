@@ -1,6 +1,7 @@
 """Import every model so the metadata is complete (Alembic, tests)."""
 
 from backend.audit import Event  # noqa: F401
+from backend.auth.api_keys import ApiKey  # noqa: F401
 from backend.auth.models import RefreshToken  # noqa: F401
 from backend.campaigns.models import Campaign, TaskTemplate  # noqa: F401
 from backend.catalog.models import Product, ProductPairing  # noqa: F401

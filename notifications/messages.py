@@ -36,6 +36,10 @@ _TEXTS = {
         "zh-CN": ("任务逾期：{store_code}", "{task_title}（{campaign_title}）已超过截止时间 {due_local}"),
         "en": ("Overdue at {store_code}", "{task_title} ({campaign_title}) passed its due time {due_local}"),
     },
+    "rule": {  # an HQ rule fired (rules/): the rule's message, already filled in
+        "zh-CN": ("{rule_name}", "{message}"),
+        "en": ("{rule_name}", "{message}"),
+    },
     "campaign_summary": {
         "zh-CN": ("活动结束：{campaign_title}", "您的区域完成率 {completion}（{approved}/{tasks}）"),
         "en": ("Campaign closed: {campaign_title}", "Your regions: {completion} done ({approved}/{tasks})"),

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from backend.db import Base, BigId, UTCDateTime, utcnow
 
 KINDS = ("task_published", "task_changed", "task_cancelled", "review_result", "reminder",
-         "overdue", "campaign_summary")
+         "overdue", "campaign_summary", "rule")
 PLATFORMS = ("android", "ios", "web")
 TOKEN_KINDS = ("registration_token", "fid")
 DELIVERY_STATES = ("pending", "sending", "sent", "dead")

@@ -19,8 +19,12 @@ from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
 
+from backend.campaigns import recurring
 from backend.db import utcnow
+from integrations import dispatch as webhook_dispatch
+from integrations import outbox as webhook_outbox
 from notifications import dispatch, schedule
+from rules import engine as rules_engine
 from notifications.transports import FcmTransport, RecordTransport
 
 log = logging.getLogger("zhida.worker")
@@ -33,6 +37,14 @@ def settings_from(config: dict) -> dispatch.DispatchSettings:
         max_attempts=config["NOTIFY_MAX_ATTEMPTS"], backoff_base_seconds=config["NOTIFY_BACKOFF_SECONDS"],
         quiet_hours=schedule.QuietHours.parse(config["NOTIFY_QUIET_HOURS"]),
         default_timezone=config["DEFAULT_TIMEZONE"])
+
+
+def webhook_settings_from(config: dict) -> webhook_dispatch.WebhookSettings:
+    """Webhook delivery settings from the app config."""
+    return webhook_dispatch.WebhookSettings(
+        allow_private=config["WEBHOOK_ALLOW_PRIVATE"], timeout_seconds=config["WEBHOOK_TIMEOUT_SECONDS"],
+        batch_size=config["WEBHOOK_BATCH_SIZE"], lease_seconds=config["WEBHOOK_LEASE_SECONDS"],
+        backoff_base_seconds=config["WEBHOOK_BACKOFF_SECONDS"])
 
 
 def transport_from(config: dict):
@@ -55,23 +67,43 @@ class Worker:
         self.config = app.config
         self.transport = transport if transport is not None else transport_from(app.config)
         self.settings = settings_from(app.config)
+        self.webhook_settings = webhook_settings_from(app.config)
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
     def dispatch(self, *, max_batches: int | None = None) -> dict[str, int]:
-        """Deliver everything due now."""
+        """Deliver every push due now, then every webhook due now."""
         counts = dispatch.drain(self.sessions, self.transport, worker_id=self.worker_id,
                                 settings=self.settings, max_batches=max_batches)
         if counts:
             log.info("dispatched %s", counts)
+        self.dispatch_webhooks(max_batches=max_batches)
+        return counts
+
+    def dispatch_webhooks(self, *, max_batches: int | None = None, now=utcnow) -> dict[str, int]:
+        """Deliver every webhook due now (``now``: the clock, replaceable in tests)."""
+        counts = webhook_dispatch.drain(self.sessions, worker_id=self.worker_id,
+                                        settings=self.webhook_settings, max_batches=max_batches, now=now)
+        if counts:
+            log.info("webhooks %s", counts)
         return counts
 
     def run_schedule(self, now: dt.datetime | None = None) -> None:
-        """Queue the reminders, escalations and summaries due at ``now``."""
+        """Queue the reminders, escalations and summaries due at ``now``, create the recurring
+        tasks' upcoming occurrences, fire the overdue rules, and queue task.overdue webhooks."""
+        now = now or utcnow()
+        lookback = dt.timedelta(hours=self.config["NOTIFY_LOOKBACK_HOURS"])
         with self.sessions() as session:
             schedule.run_schedule(
-                session, now=now or utcnow(),
-                reminder_lead=dt.timedelta(hours=self.config["NOTIFY_REMINDER_HOURS"]),
-                lookback=dt.timedelta(hours=self.config["NOTIFY_LOOKBACK_HOURS"]))
+                session, now=now, reminder_lead=dt.timedelta(hours=self.config["NOTIFY_REMINDER_HOURS"]),
+                lookback=lookback)
+        with self.sessions() as session:
+            recurring.create_due_occurrences(
+                session, now=now, lead=dt.timedelta(hours=self.config["RECURRENCE_LEAD_HOURS"]))
+        with self.sessions() as session:
+            rules_engine.fire_overdue(session, now=now, lookback=lookback)
+        with self.sessions() as session:
+            webhook_outbox.queue_overdue(session, now=now, lookback=lookback)
+            session.commit()
 
     def add_jobs(self, scheduler: BaseScheduler) -> BaseScheduler:
         """Both jobs, one instance at a time each, late runs coalesced."""

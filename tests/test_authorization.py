@@ -59,6 +59,7 @@ EXPECTED = {
     ("post", "/api/v1/campaigns/{campaign_id}/publish"): HQ,
     ("post", "/api/v1/campaigns/{campaign_id}/cancel"): HQ,
     ("post", "/api/v1/campaigns/{campaign_id}/close"): HQ,
+    ("post", "/api/v1/campaigns/{campaign_id}/tasks/import"): HQ,
     ("get", "/api/v1/tasks"): ALL,
     ("get", "/api/v1/tasks/{task_id}"): ALL,
     ("post", "/api/v1/tasks/{task_id}/assign"): MANAGERS,
@@ -76,9 +77,24 @@ EXPECTED = {
     ("get", "/api/v1/analytics/execution"): MANAGERS,
     ("get", "/api/v1/analytics/leaderboard"): MANAGERS,
     ("get", "/api/v1/analytics/overdue"): MANAGERS,
+    ("get", "/api/v1/analytics/impact"): MANAGERS,
     ("post", "/api/v1/sync/push"): ALL,
     ("post", "/api/v1/sync/pull"): ALL,
     ("put", "/api/v1/blobs/{sha256}"): ALL,
+    ("get", "/api/v1/webhooks"): HQ,
+    ("post", "/api/v1/webhooks"): HQ,
+    ("delete", "/api/v1/webhooks/{endpoint_id}"): HQ,
+    ("get", "/api/v1/webhooks/{endpoint_id}/deliveries"): HQ,
+    ("post", "/api/v1/webhooks/{endpoint_id}/deliveries/{delivery_id}/redeliver"): HQ,
+    ("get", "/api/v1/rules"): MANAGERS,
+    ("post", "/api/v1/rules"): MANAGERS,
+    ("get", "/api/v1/rules/{rule_id}"): MANAGERS,
+    ("patch", "/api/v1/rules/{rule_id}"): MANAGERS,
+    ("post", "/api/v1/rules/{rule_id}/dry-run"): MANAGERS,
+    ("get", "/api/v1/rules/{rule_id}/effect"): MANAGERS,
+    ("get", "/api/v1/api-keys"): HQ,
+    ("post", "/api/v1/api-keys"): HQ,
+    ("delete", "/api/v1/api-keys/{key_id}"): HQ,
     ("get", "/api/v1/blobs/{sha256}"): ALL,
 }
 
@@ -99,7 +115,9 @@ def _concrete(path, w, task_id, sha):
             .replace("{template_id}", str(w.campaign.templates[0].id))
             .replace("{task_id}", str(task_id)).replace("{sha256}", sha)
             .replace("{script_id}", "1").replace("{notification_id}", "1")
-            .replace("{client_id}", "phone-of-nobody"))
+            .replace("{client_id}", "phone-of-nobody").replace("{endpoint_id}", "1")
+            .replace("{key_id}", "1").replace("{rule_id}", "1")
+            .replace("{delivery_id}", "1"))
 
 
 def test_every_route_is_in_the_matrix(client):
@@ -209,3 +227,67 @@ def test_clerk_sees_campaigns_only_with_tasks_in_their_store(make, client):
     assert client.get(f"/api/v1/campaigns/{only_north.id}", headers=w.h["clerk1"]).status_code == 403
     assert client.get(f"/api/v1/campaigns/{draft.id}", headers=w.h["sup_east"]).status_code == 403
     assert client.get(f"/api/v1/campaigns/{only_north.id}", headers=w.h["clerk2"]).status_code == 200
+
+
+# API keys (SPEC §13): a key is a principal with exactly its scopes. Every (method, path) a scope
+# opens; every other route answers 403 forbidden_scope to a key, whatever its scopes.
+KEY_ROUTES = {
+    ("post", "/api/v1/sales/import"): "sales:import",
+    ("post", "/api/v1/products/import"): "products:import",
+    ("get", "/api/v1/tasks"): "tasks:read",
+    ("get", "/api/v1/tasks/{task_id}"): "tasks:read",
+    ("get", "/api/v1/campaigns"): "campaigns:read",
+    ("get", "/api/v1/campaigns/{campaign_id}"): "campaigns:read",
+}
+
+
+def _key_scope(method, path):
+    if method == "get" and path.startswith("/api/v1/analytics/"):
+        return "analytics:read"
+    return KEY_ROUTES.get((method, path))
+
+
+def _issue_key(client, w, scopes):
+    response = client.post("/api/v1/api-keys", headers=w.h["admin"], json={"name": "bi", "scopes": scopes})
+    assert response.status_code == 201, response.json
+    return {"Authorization": f"Bearer {response.json['key']}"}, response.json["id"]
+
+
+def test_an_api_key_reaches_exactly_the_routes_of_its_scopes(make, client):
+    from backend.auth.api_keys import SCOPES
+    w = make.world()
+    task_id = make.task_id(w.campaign.id, w.s1)
+    every_scope, _ = _issue_key(client, w, list(SCOPES))
+    tasks_only, _ = _issue_key(client, w, ["tasks:read"])
+    checked = 0
+    for method, path in _routes(client):
+        if EXPECTED[(method, path)] == PUBLIC:
+            continue
+        url = _concrete(path, w, task_id, "0" * 64)
+        scope = _key_scope(method, path)
+        for headers, scopes in ((every_scope, set(SCOPES)), (tasks_only, {"tasks:read"})):
+            before = _row_counts(make)
+            response = client.open(url, method=method.upper(), json={}, headers=headers)
+            body = response.get_json(silent=True)
+            body = body if isinstance(body, dict) else {}
+            if scope in scopes:
+                assert response.status_code not in (401, 403, 500), (method, path, response.status_code, body)
+            else:
+                assert response.status_code == 403 and body["error"] == "forbidden_scope", (method, path, body)
+                assert _row_counts(make) == before, (method, path)
+            checked += 1
+    assert checked >= 2 * (len(EXPECTED) - 2)
+
+
+def test_revoked_keys_and_keys_of_former_admins_are_refused(make, client):
+    w = make.world()
+    headers, key_id = _issue_key(client, w, ["tasks:read"])
+    assert client.get("/api/v1/tasks", headers=headers).status_code == 200
+    assert client.delete(f"/api/v1/api-keys/{key_id}", headers=w.h["admin"]).status_code == 204
+    refused = client.get("/api/v1/tasks", headers=headers)
+    assert refused.status_code == 401 and refused.json["error"] == "invalid_token"
+    headers, _ = _issue_key(client, w, ["tasks:read"])
+    w.admin.active = False
+    make.session.commit()
+    assert client.get("/api/v1/tasks", headers=headers).status_code == 401
+    assert client.get("/api/v1/tasks", headers={"Authorization": "Bearer zk_made-up"}).status_code == 401

@@ -267,12 +267,14 @@ def test_two_phones_claim_one_task_offline_and_the_loser_is_told_who_won(make, l
     base = live_server
     w = make.world()
     task_id = make.task_id(w.campaign.id, w.s1, "Display")  # max_claimants 1
-    token = qr_token(base, w, task_id)
+    printed = api(base, "GET", f"/tasks/{task_id}/qr", w.h["admin"]).json()
     (first, first_page), (second, second_page) = phone(chromium, base, "clerk1"), phone(chromium, base, "clerk1b", "zh-CN")
-    for context, page in ((first, first_page), (second, second_page)):
+    # the first phone scans (types the token), the second types the short code printed under the QR
+    for context, page, code in ((first, first_page, printed["token"]),
+                                (second, second_page, printed["short_code"].lower())):
         context.set_offline(True)
         page.wait_for_selector("[data-testid=netbar][data-online=false]")
-        type_code(page, token)
+        type_code(page, code)
         page.wait_for_selector(f"[data-testid=task-detail][data-task-id='{task_id}']")
         assert waiting(page) == 1
     shots(second_page, "06-second-phone-claims-offline")

@@ -76,6 +76,7 @@ PAGES = [
     ("POST", "/console/products/{sku}/pairings/{action}", HQ),
     ("GET", "/console/scripts", MANAGERS),
     ("POST", "/console/scripts/{script}/moderate", MANAGERS),
+    ("GET", "/console/campaigns/{campaign}/impact", MANAGERS),
 ]
 PUBLIC_ENDPOINTS = {"console.static", "console.asset", "console.switch_language", "console.login",
                     "console.logout", "console_root.site_root"}

@@ -8,7 +8,8 @@ from flask import jsonify
 from sqlalchemy import text
 
 from backend import db
-from backend.tasks.models import StoreTask
+from backend.db import utcnow
+from backend.tasks.models import StoreTask, TaskNote
 from tests.sync_helpers import phone
 
 
@@ -19,6 +20,13 @@ def pull(client, headers, client_id, cursor, limit=200):
 
 def encoded(prefix, payload):
     return prefix + base64.urlsafe_b64encode(json.dumps(payload).encode()).decode().rstrip("=")
+
+
+def _note(session, task_id, text_):
+    """A note written the way the ORM services write one (a row, and the task's version)."""
+    task = session.get(StoreTask, task_id)
+    task.note_entries.append(TaskNote(text=text_, added_at=utcnow()))
+    task.version += 1
 
 
 def test_earlier_transaction_committing_after_a_delta_pull_is_not_skipped(make, app, database_url):
@@ -35,20 +43,20 @@ def test_earlier_transaction_committing_after_a_delta_pull_is_not_skipped(make, 
     with app.app_context():
         t1, t2 = db.new_session(), db.new_session()
         early_txid = t1.scalar(text("SELECT pg_current_xact_id()::text::bigint"))
-        t2.get(StoreTask, second).notes = [{"text": "later transaction"}]
+        _note(t2, second, "later transaction")
         t2.commit()
         held = pull(client, w.h["admin"], "phone-hq-feed", cursor).json
         # T2 is committed but T1 (an older transaction id) still runs: the feed waits for it.
         assert held["changes"] == [] and held["has_more"] is False
-        t1.get(StoreTask, first).notes = [{"text": "earlier transaction"}]
+        _note(t1, first, "earlier transaction")
         t1.commit()
         txids = dict(t2.execute(text("SELECT entity_id, txid FROM changes WHERE entity_id IN (:a, :b)"),
                                 {"a": first, "b": second}).all())
         assert txids[first] == early_txid < txids[second]
         t1.close(), t2.close()
     after = pull(client, w.h["admin"], "phone-hq-feed", held["cursor"]).json
-    notes = {change["id"]: change["data"]["notes"] for change in after["changes"]}
-    assert notes == {first: [{"text": "earlier transaction"}], second: [{"text": "later transaction"}]}
+    notes = {change["id"]: [n["text"] for n in change["data"]["notes"]] for change in after["changes"]}
+    assert notes == {first: ["earlier transaction"], second: ["later transaction"]}
     again = pull(client, w.h["admin"], "phone-hq-feed", after["cursor"]).json
     assert again["changes"] == []
 
@@ -96,7 +104,7 @@ def test_reads_complete_while_another_connection_holds_the_write_lock(make, app,
     task_id = make.task_id(w.campaign.id, w.s1)
     with app.app_context():
         writer = db.new_session()
-        writer.get(StoreTask, task_id).notes = [{"text": "uncommitted"}]
+        _note(writer, task_id, "uncommitted")
         writer.flush()                                     # holds the write lock, not committed
         try:
             detail = client.get(f"/api/v1/tasks/{task_id}", headers=w.h["clerk1"])
@@ -121,9 +129,9 @@ def test_a_read_request_that_writes_after_another_commit_is_retried_as_a_write(m
         attempts.append(session.get(StoreTask, first).notes)        # the read opens the snapshot
         if len(attempts) == 1:
             other = db.new_session()
-            other.get(StoreTask, second).notes = [{"text": "someone else"}]
+            _note(other, second, "someone else")
             other.commit(), other.close()
-        session.get(StoreTask, first).notes = [{"text": "written by a GET"}]
+        _note(session, first, "written by a GET")
         session.commit()
         return jsonify(attempts=len(attempts))
 
@@ -133,7 +141,7 @@ def test_a_read_request_that_writes_after_another_commit_is_retried_as_a_write(m
     assert response.json["attempts"] == (2 if database_url.startswith("sqlite") else 1)
     with app.app_context():
         session = db.new_session()
-        assert session.get(StoreTask, first).notes == [{"text": "written by a GET"}]
+        assert [n["text"] for n in session.get(StoreTask, first).notes] == ["written by a GET"]
         session.close()
 
 

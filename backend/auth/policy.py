@@ -12,7 +12,9 @@ from flask import current_app, g, request, session
 from sqlalchemy import ColumnElement, false, select, true
 
 from backend import db
+from backend.auth import api_keys
 from backend.auth.tokens import InvalidAccessToken, read_access_token
+from backend.db import utcnow
 from backend.errors import Forbidden, Unauthorized
 from backend.org.models import ROLES, Region, Store, User
 
@@ -28,6 +30,8 @@ def _authenticate() -> User:
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("Sign in and send 'Authorization: Bearer <access_token>'.",
                            error="missing_token")
+    if api_keys.looks_like_key(token.strip()):
+        return _authenticate_key(token.strip())
     try:
         user_id, epoch = read_access_token(token.strip(), secret=current_app.config["SECRET_KEY"])
     except InvalidAccessToken:
@@ -39,6 +43,23 @@ def _authenticate() -> User:
         raise Unauthorized("This sign-in has ended (signed out or password changed).",
                            error="invalid_token")
     return user
+
+
+def _authenticate_key(key: str) -> User:
+    """An API key: a principal with exactly its scopes, acting for the HQ admin who made it."""
+    found = api_keys.lookup(db.engine(), key, utcnow())
+    if found is None:
+        raise Unauthorized("The API key is unknown or revoked.", error="invalid_token")
+    key_id, scopes, creator_id = found
+    creator = db.session().get(User, creator_id)
+    if creator is None or not creator.active or creator.role != HQ:
+        raise Unauthorized("The API key's owner is no longer an active HQ admin.", error="invalid_token")
+    rule = request.url_rule.rule if request.url_rule is not None else None
+    if not api_keys.scope_admits(scopes, request.method, rule):
+        raise Forbidden("This API key's scopes do not include this request.", error="forbidden_scope",
+                        scopes=scopes)
+    g.api_key_id = key_id
+    return creator
 
 
 def signed_in_user() -> User | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import JSON, ForeignKey, String, Text
+from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from backend.db import Base, UTCDateTime, utcnow
@@ -49,6 +49,8 @@ class TaskTemplate(Base):
     """One task of a campaign, instantiated once per targeted store at publish."""
 
     __tablename__ = "task_templates"
+    __table_args__ = (UniqueConstraint("campaign_id", "import_key", name="uq_task_templates_import_key"),
+                      UniqueConstraint("recurrence_of_id", "occurrence", name="uq_task_templates_occurrence"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"),
@@ -64,6 +66,16 @@ class TaskTemplate(Base):
     max_claimants: Mapped[int] = mapped_column(default=1)
     script_hint: Mapped[str] = mapped_column(Text, default="")
     version: Mapped[int] = mapped_column(default=1)
+    # A store-specific task (bulk CSV import): only this store gets it, whatever the targeting;
+    # import_key (store, title) makes a re-import add nothing.
+    store_id: Mapped[int | None] = mapped_column(ForeignKey("stores.id"))
+    import_key: Mapped[str | None] = mapped_column(String(40))
+    # A recurring template (RRULE subset, backend/campaigns/recurrence.py) is never fanned out
+    # itself: the worker makes one child template per occurrence (its local wall time) and the
+    # stores' tasks of it, ahead of time, once.
+    recurrence: Mapped[str | None] = mapped_column(String(200))
+    recurrence_of_id: Mapped[int | None] = mapped_column(ForeignKey("task_templates.id", ondelete="CASCADE"))
+    occurrence: Mapped[str | None] = mapped_column(String(16))
 
     campaign: Mapped[Campaign] = relationship(back_populates="templates")
 

@@ -5,12 +5,13 @@ from flask_smorest import Blueprint
 
 from backend import db
 from backend.auth.policy import ANY_ROLE, HQ, allow, current_user
-from backend.campaigns import service
+from backend.common.uploads import read_text_body
+from backend.campaigns import bulk, service
 from backend.campaigns.schemas import (CampaignCreateSchema, CampaignPageSchema, CampaignQuerySchema,
                                        CampaignSchema, CampaignStateChangeSchema,
                                        CampaignUpdateSchema, PublishResultSchema, ReasonSchema,
-                                       TargetingCountSchema, TargetingPreviewSchema, TemplateSchema,
-                                       TemplateUpdateSchema)
+                                       TargetingCountSchema, TargetingPreviewSchema, TaskImportResultSchema,
+                                       TemplateSchema, TemplateUpdateSchema)
 
 blp = Blueprint("campaigns", __name__, url_prefix="/api/v1/campaigns",
                 description="Campaigns, task templates and publishing")
@@ -110,3 +111,13 @@ class CampaignCloseViews(MethodView):
     def post(self, campaign_id):
         """Close a published campaign"""
         return service.close(session=db.session(), actor=current_user(), campaign_id=campaign_id)
+
+
+@blp.route("/<int:campaign_id>/tasks/import")
+class CampaignTaskImportViews(MethodView):
+    @allow(HQ)
+    @blp.response(200, TaskImportResultSchema)
+    def post(self, campaign_id):
+        """Add store-specific tasks from CSV (store_code,title,instructions,kind,due_at)"""
+        return bulk.import_tasks(session=db.session(), actor=current_user(), campaign_id=campaign_id,
+                                 text=read_text_body("text/csv"))

@@ -3,6 +3,7 @@
 import marshmallow as ma
 from marshmallow import validate, validates_schema
 
+from backend.campaigns import recurrence as recurrence_rules
 from backend.campaigns.models import CAMPAIGN_STATUSES, TASK_KINDS
 from backend.catalog.schemas import SKU
 from backend.db import utcnow
@@ -38,6 +39,16 @@ def _unique_checklist(checklist: list[dict]) -> None:
         raise ma.ValidationError(f"Duplicate item ids: {', '.join(duplicates)}.", "checklist")
 
 
+def recurrence_rule(value) -> None:
+    """Validator: the accepted RRULE subset."""
+    if value is None:
+        return
+    try:
+        recurrence_rules.parse(value)
+    except recurrence_rules.InvalidRecurrence as exc:
+        raise ma.ValidationError(str(exc))
+
+
 class TemplateFieldsSchema(StrictSchema):
     """The editable fields of a task template."""
 
@@ -50,6 +61,8 @@ class TemplateFieldsSchema(StrictSchema):
     due_in_hours = ma.fields.Integer(allow_none=True, validate=validate.Range(min=1, max=24 * 366))
     max_claimants = ma.fields.Integer(validate=validate.Range(min=1, max=50))
     script_hint = Text(validate=validate.Length(max=2000))
+    recurrence = Text(allow_none=True, validate=recurrence_rule, metadata={
+        "description": "RRULE subset in each store's timezone, e.g. FREQ=WEEKLY;BYDAY=MO,TH;BYHOUR=10"})
 
     @validates_schema
     def _check(self, data, **_kwargs):
@@ -134,6 +147,12 @@ class TemplateSchema(ma.Schema):
     max_claimants = ma.fields.Integer()
     script_hint = ma.fields.String()
     version = ma.fields.Integer()
+    recurrence = ma.fields.String(allow_none=True)
+    recurrence_of_id = ma.fields.Integer(allow_none=True, metadata={
+        "description": "set on an occurrence of a recurring template"})
+    occurrence = ma.fields.String(allow_none=True, metadata={"description": "local wall time, YYYY-MM-DDTHH:MM"})
+    store_id = ma.fields.Integer(allow_none=True, metadata={
+        "description": "set for a store-specific task (CSV import): only this store gets it"})
 
 
 class CampaignSchema(ma.Schema):
@@ -186,3 +205,10 @@ class ReasonSchema(StrictSchema):
 
 
 CampaignPageSchema = page_schema(CampaignSchema, "CampaignPage")
+
+
+class TaskImportResultSchema(ma.Schema):
+    lines = ma.fields.Integer()
+    added = ma.fields.Integer(metadata={"description": "new store-specific tasks of the campaign"})
+    existing = ma.fields.Integer(metadata={"description": "lines imported before (same store and title)"})
+    tasks_created = ma.fields.Integer(metadata={"description": "store tasks created now (published campaign)"})

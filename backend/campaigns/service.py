@@ -293,6 +293,8 @@ def publish(*, session: Session, actor: User, campaign_id: int) -> dict:
         select(StoreTask.template_id, StoreTask.store_id).where(StoreTask.campaign_id == campaign.id))}
     rows = []
     for template in campaign.templates:
+        if template.recurrence or template.recurrence_of_id:  # the worker makes occurrences
+            continue
         due_at = template.due_for(campaign.published_at)
         rows.extend(
             dict(campaign_id=campaign.id, template_id=template.id, store_id=store_id,
@@ -301,7 +303,8 @@ def publish(*, session: Session, actor: User, campaign_id: int) -> dict:
                  observed_prices={}, late=False, submitted_after_cancel=False,
                  instructions_changed=False, version=1, qr_nonce=secrets.randbits(31),
                  created_at=now, updated_at=now)
-            for store_id in store_ids if (template.id, store_id) not in existing)
+            for store_id in ([template.store_id] if template.store_id else store_ids)
+            if (template.id, store_id) not in existing)
     if rows:
         session.execute(StoreTask.__table__.insert(), rows)
         new_tasks = (StoreTask.campaign_id == campaign.id) & (StoreTask.created_at == now)

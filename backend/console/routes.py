@@ -14,6 +14,7 @@ from flask import (Blueprint, current_app, flash, make_response, redirect, reque
 from flask_babel import gettext
 
 from backend import db
+from backend.analytics import impact
 from backend.auth import policy
 from backend.auth import service as auth
 from backend.auth.policy import HQ, SUPERVISOR, allow_signed_in, current_user
@@ -437,3 +438,18 @@ def photo(sha256):
     blob = blobs.get_blob(session=db.session(), actor=current_user(), sha256=sha256)
     return current_app.response_class(blob.data, mimetype=blob.content_type,
                                       headers={"Cache-Control": "private, max-age=86400"})
+
+
+# ---- campaign impact (SPEC §14) -------------------------------------------------------------
+
+@bp.get("/campaigns/<int:campaign_id>/impact")
+@allow_signed_in(*MANAGERS)
+def campaign_impact(campaign_id):
+    """A campaign's impact against control stores, with charts (format=csv: the per-store table)."""
+    report = impact.campaign_impact(session=db.session(), actor=current_user(), campaign_id=campaign_id)
+    if request.args.get("format") == "csv":
+        response = make_response(impact.stores_csv(report))
+        response.mimetype = "text/csv"
+        response.headers["Content-Disposition"] = f'attachment; filename="impact-{campaign_id}-stores.csv"'
+        return response
+    return render("impact.html", report=report)

@@ -5,6 +5,8 @@
  * @module mutations
  */
 
+import { readQrToken, readShortCode } from './qr.js';
+
 export const SCRIPT_OUTCOMES = ['used', 'converted', 'dismissed'];
 
 const iso = (moment) => (moment instanceof Date ? moment.toISOString() : moment ?? null);
@@ -16,8 +18,10 @@ function required(values) {
 }
 
 /**
- * Claim by a scanned QR token or a typed short code (the code names its task: `taskId` is
- * optional). The scan time is the mutation's client time.
+ * Claim by a scanned QR token or a typed short code. The code names its task, so `taskId` is
+ * optional; the builder reads it from the code when it can, so that a refused claim comes back
+ * with the task's state (the server checks that the two agree). The scan time is the
+ * mutation's client time.
  * @param {{qrToken?: string, shortCode?: string, taskId?: number, scannedAt?: Date|string}} claim
  * @param {Date} now
  */
@@ -27,7 +31,8 @@ export function claimTask({ qrToken, shortCode, taskId, scannedAt } = {}, now = 
   const args = { scanned_at: iso(scanned) };
   if (qrToken) args.qr_token = qrToken;
   if (shortCode) args.short_code = shortCode;
-  if (taskId) args.task_id = taskId;
+  const named = qrToken ? readQrToken(qrToken)?.taskId : readShortCode(shortCode)?.taskId;
+  if (taskId ?? named) args.task_id = taskId ?? named;
   return { name: 'claim_task', args, clientTime: scanned };
 }
 

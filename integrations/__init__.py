@@ -1,0 +1,1 @@
+"""Open integration: webhooks (SPEC §13) — endpoints, the webhook outbox and its delivery."""
