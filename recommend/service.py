@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
+import datetime as dt
 from typing import Callable
 
 import numpy as np
@@ -14,85 +14,88 @@ from backend.catalog.service import product_by_sku
 from backend.db import utcnow
 from backend.errors import NotFound, ValidationFailed
 from backend.org.models import User
-from backend.sales.models import SalesLine
-from recommend import library, pairings
+from recommend import evaluation, library, pairings
+from recommend.baskets import load_baskets
 from recommend.announce import announce_products
 from recommend.llm import ScriptGenerator
 from recommend.models import PairingRule
-from recommend.partners import top_pairings
+from recommend.partners import pairings_filled
 
-STORED_K = 10
-
-
-def _load_baskets(session: Session, products: list[Product], keep: Callable[[str], bool] | None = None):
-    """(basket matrix, item index → product) from every sales line, optionally some transactions."""
-    position = {product.id: index for index, product in enumerate(products)}
-    transactions, items = [], []
-    for transaction_id, product_id in session.execute(
-            select(SalesLine.transaction_id, SalesLine.product_id).execution_options(yield_per=50_000)):
-        if keep is None or keep(transaction_id):
-            transactions.append(transaction_id)
-            items.append(position[product_id])
-    if not transactions:
-        return pairings.basket_matrix(np.array([], dtype=int), np.array([], dtype=int), len(products))
-    _, transaction_index = np.unique(np.array(transactions, dtype=object), return_inverse=True)
-    return pairings.basket_matrix(transaction_index, np.array(items), len(products))
+STORED_K = 50        # partners stored per product: the most a client may ask for
+EVALUATED_DEPTH = 20  # what a client asks for: the depth `evaluate` scores, summed per basket
 
 
-def _category_partners(model: pairings.Model, products: list[Product], k: int) -> dict[str, list]:
-    """Per category: what its products are bought with, for products with no data of their own."""
-    members: dict[str, list[int]] = {}
-    for index, product in enumerate(products):
-        members.setdefault(product.category, []).append(index)
-    partners = {}
-    for category, items in members.items():
-        combined = np.asarray(model.scores[items].sum(axis=0)).ravel()
-        combined[items] = 0
-        best = [int(i) for i in np.argsort(-combined, kind="stable")[:k] if combined[i] > 0]
-        partners[category] = [(i, float(combined[i]), 0) for i in best]
-    return partners
+def _public(settings: pairings.Settings) -> dict:
+    """The hyper-parameters a run chose, for its report."""
+    return {name: getattr(settings, name) for name in ("l2", "dropout", "neighbourhood", "popularity", "head")}
+
+
+def _catalogue(session: Session) -> tuple[np.ndarray, np.ndarray]:
+    """Product ids in id order, and their categories."""
+    rows = session.execute(select(Product.id, Product.category).order_by(Product.id)).all()
+    return (np.array([row[0] for row in rows], dtype=np.int64),
+            np.array([row[1] for row in rows], dtype=object))
+
+
+def _store(session: Session, product_ids: np.ndarray, served: pairings.Served, now) -> None:
+    """Replace every stored pairing with the served lists, in one bulk write."""
+    scores, counts, sources = served.scores, served.pair_counts, served.sources
+    owner = np.repeat(np.arange(scores.shape[0]), np.diff(scores.indptr))
+    rank = np.arange(scores.nnz) - scores.indptr[owner] + 1
+    names = np.array(pairings.SOURCES, dtype=object)[sources.data.astype(int)]
+    rows = zip(product_ids[owner].tolist(), rank.tolist(), product_ids[scores.indices].tolist(),
+               np.round(scores.data, 6).tolist(), counts.data.astype(int).tolist(), names.tolist())
+    session.execute(delete(ProductPairing))
+    columns = "product_id, rank, paired_product_id, score, support, source, trained_at"
+    if session.bind.dialect.name == "postgresql":
+        raw = session.connection().connection.driver_connection
+        with raw.cursor() as cursor, cursor.copy(f"COPY product_pairings ({columns}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row((*row, now))
+    else:  # the text SQLAlchemy's SQLite DateTime writes and reads back (UTC, no offset)
+        stamp = now.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
+        session.connection().exec_driver_sql(
+            f"INSERT INTO product_pairings ({columns}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [(*row, stamp) for row in rows])
 
 
 def train_pairings(*, session: Session, progress: Callable[[str], None] | None = None,
-                   generator: ScriptGenerator | None = None) -> dict:
-    """Learn pairings from all sales lines, replace the stored top-k of every product, then
-    generate scripts for products without (the templates unless an LLM generator is given)."""
+                   generator: ScriptGenerator | None = None, tune: bool = True,
+                   seed: int = 7) -> dict:
+    """Learn pairings from all sales lines (hyper-parameters chosen on a validation part of them
+    unless ``tune`` is off), replace every product's stored top 50 — learned, filled up from its
+    category and best-sellers when short — then generate scripts for products without."""
     say = progress or (lambda _step: None)
-    products = list(session.scalars(select(Product).order_by(Product.id)))
+    product_ids, categories = _catalogue(session)
     say("load")
-    baskets = _load_baskets(session, products)
+    baskets = load_baskets(session, product_ids)
     say("train")
-    model = pairings.train(baskets)
+    settings = pairings.Settings()
+    if tune and baskets.shape[0] >= 200:
+        settings, _ = pairings.tune(baskets, seed=seed, depth=EVALUATED_DEPTH)
+    model = pairings.train(baskets, settings)
+    served = pairings.served_lists(model, categories, STORED_K)
     say("store")
-    now = utcnow()
-    by_category = _category_partners(model, products, STORED_K)
-    rows, fallback = [], 0
-    for item, product in enumerate(products):
-        partners = pairings.top_k(model, item, STORED_K)
-        source = "learned"
-        if not partners:
-            partners, source = by_category[product.category], "category"
-            fallback += bool(partners)
-        rows.extend({"product_id": product.id, "rank": rank, "paired_product_id": products[other].id,
-                     "score": round(score, 6), "support": support, "source": source, "trained_at": now}
-                    for rank, (other, score, support) in enumerate(partners, start=1))
-    session.execute(delete(ProductPairing))
-    if rows:
-        session.execute(ProductPairing.__table__.insert(), rows)
+    _store(session, product_ids, served, utcnow())
     announce_products(session, None)
     session.commit()
-    learned = len({row["product_id"] for row in rows if row["source"] == "learned"})
+    first_source = np.array([served.sources.data[start] if end > start else -1
+                             for start, end in zip(served.sources.indptr[:-1], served.sources.indptr[1:])])
     say("scripts")
     generated = library.generate_scripts(session=session, generator=generator)
-    return {"transactions": baskets.shape[0], "products": len(products),
-            "with_learned_pairings": learned, "with_category_fallback": fallback,
+    return {"transactions": baskets.shape[0], "products": len(product_ids),
+            "with_learned_pairings": int((first_source == 0).sum()),
+            "with_category_fallback": int((first_source == 1).sum()),
+            "with_popular_fallback": int((first_source == 2).sum()),
+            "settings": _public(settings),
             "scripts_generated": generated["scripts"], "script_generation": generated["outcomes"]}
 
 
 def pairings_for(*, session: Session, actor: User, sku: str, k: int) -> dict:
-    """The product's pairings, best first: HQ's pins, then the stored ranking without bans."""
+    """The product's pairings, best first: HQ's pins, then the stored ranking without bans,
+    filled up from its category and the best-sellers when short."""
     product = product_by_sku(session, sku)
-    return {"sku": product.sku, "pairings": top_pairings(session, [product.id], k).get(product.id, [])}
+    return {"sku": product.sku, "pairings": pairings_filled(session, product, k)}
 
 
 def set_pairing_rule(*, session: Session, actor: User, sku: str, other_sku: str, kind: str) -> dict:
@@ -123,27 +126,44 @@ def remove_pairing_rule(*, session: Session, actor: User, sku: str, other_sku: s
     return pairings_for(session=session, actor=actor, sku=sku, k=10)
 
 
-def _in_holdout(transaction_id: str, holdout: float, seed: int) -> bool:
-    digest = hashlib.sha256(f"{seed}:{transaction_id}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") / 2**64 < holdout
-
-
-def evaluate(*, session: Session, holdout: float = 0.2, k: int = 5, seed: int = 7) -> dict:
-    """Train on most transactions, hide one item of each held-out basket: hit-rate@k and
-    precision@k for the model and for the popularity baseline, on the same split."""
-    products = list(session.scalars(select(Product).order_by(Product.id)))
-    train_baskets = _load_baskets(session, products, lambda t: not _in_holdout(t, holdout, seed))
-    test_baskets = _load_baskets(session, products, lambda t: _in_holdout(t, holdout, seed))
-    model = pairings.train(train_baskets)
-    ours = pairings.leave_one_out(test_baskets, lambda b, n: pairings.recommend(model, b, n),
-                                  k=k, seed=seed)
-    popularity = pairings.leave_one_out(test_baskets, lambda b, n: pairings.popular(model.support, b, n),
-                                        k=k, seed=seed)
-    result = {"k": k, "holdout": holdout, "seed": seed, "train_transactions": train_baskets.shape[0],
-              "model": ours, "popularity": popularity}
+def evaluate(*, session: Session, holdout: float = 0.2, k: int = 5, seed: int = 7,
+             depth: int = EVALUATED_DEPTH) -> dict:
+    """Hold out a seeded share of the receipts, train on the rest (hyper-parameters chosen on a
+    validation part of the training receipts only), hide one item of each held-out basket and
+    score hit-rate@k and precision@k of what the API would serve — each basket item's top
+    ``depth`` stored partners, summed — next to popularity, confidence, cosine, EASE and
+    association rules (mlxtend, a development dependency) on the same split."""
+    product_ids, categories = _catalogue(session)
+    baskets = load_baskets(session, product_ids)
+    order = np.random.default_rng(seed).permutation(baskets.shape[0])
+    n_test = int(round(baskets.shape[0] * holdout))
+    train_baskets, test_baskets = baskets[order[n_test:]], baskets[order[:n_test]]
+    settings = pairings.Settings()
+    if train_baskets.shape[0] >= 200:
+        settings, _ = pairings.tune(train_baskets, seed=seed, depth=depth, k=k)
+    model = pairings.train(train_baskets, settings)
+    served = pairings.served_lists(model, categories, STORED_K)
+    trial = evaluation.LeaveOneOut(test_baskets, seed=seed)
+    support = model.support
+    counts = evaluation.cooccurrence(train_baskets)
+    ease_l2 = (evaluation.tune_ease_l2(train_baskets, head=settings.head, seed=seed, k=k)
+               if train_baskets.shape[0] >= 200 else settings.l2)
+    methods = {
+        "model": evaluation.summed_rows(pairings.truncate(served.scores, depth), support),
+        "popularity": evaluation.popularity(support),
+        "confidence": evaluation.summed_rows(evaluation.confidence_rows(counts), support),
+        "cosine": evaluation.summed_rows(evaluation.cosine_rows(counts), support),
+        "ease": evaluation.summed_rows(evaluation.ease_rows(train_baskets, l2=ease_l2,
+                                                            head=settings.head), support),
+    }
     try:
-        rules = pairings.association_rules_recommender(train_baskets)
-    except ImportError:  # mlxtend is a development dependency (requirements-dev.txt)
-        return result
-    result["association_rules"] = pairings.leave_one_out(test_baskets, rules, k=k, seed=seed)
+        methods["association_rules"] = evaluation.max_rows(evaluation.association_rules(train_baskets),
+                                                           support)
+    except ImportError:
+        pass  # mlxtend is a development dependency (requirements-dev.txt)
+    result = {"k": k, "depth": depth, "holdout": holdout, "seed": seed,
+              "train_transactions": train_baskets.shape[0],
+              "settings": _public(settings),
+              "ease_l2": ease_l2}
+    result.update({name: trial.report(scorer, k=k) for name, scorer in methods.items()})
     return result
