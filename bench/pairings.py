@@ -18,6 +18,7 @@ synthetic data; with --end-to-end the whole path on a real database (import, rec
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import time
 import tracemalloc
 
@@ -123,8 +124,7 @@ def quality(data: str, seed: int, *, max_test: int, depth: int = 20, k: int = 5)
     learned_share = float((np.diff(model.scores.indptr) > 0).sum() / max((support > 0).sum(), 1))
     emit(bench="pairings_quality", data=data, lines=lines, train_baskets=train.shape[0],
          held_out_baskets=trial.baskets, items=train.shape[1], k=k, depth=depth,
-         settings={"l2": settings.l2, "dropout": settings.dropout, "popularity": settings.popularity,
-                   "neighbourhood": settings.neighbourhood, "head": settings.head}, ease_l2=ease_l2, tune_s=round(tune_s, 1),
+         settings=dataclasses.asdict(settings), ease_l2=ease_l2, tune_s=round(tune_s, 1),
          fit_s=round(fit_s, 2), fit_peak_mib=round(fit_mib, 1), rules_s=round(rules_s, 1),
          products_with_learned_pairings=round(learned_share, 3),
          hit_rate={name: row["hit_rate"] for name, row in results.items()},

@@ -167,7 +167,7 @@ def association_rules(baskets: sparse.csr_matrix, *, min_support: float = 0.001,
     frequent = np.flatnonzero(support >= min_support * baskets.shape[0])
     frame = pd.DataFrame.sparse.from_spmatrix(baskets[:, frequent].astype(bool))
     frame.columns = [str(item) for item in frequent]  # mlxtend wants sparse columns named by text
-    itemsets = fpgrowth(frame, min_support=min_support, max_len=2)
+    itemsets = fpgrowth(frame, min_support=min_support, max_len=2, use_colnames=True)
     rows, cols, values = [], [], []
     if len(itemsets) and (itemsets["itemsets"].map(len) == 2).any():
         rules = mine_rules(itemsets, metric="confidence", min_threshold=min_confidence)

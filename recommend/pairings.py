@@ -35,6 +35,7 @@ class Settings:
     dropout: float = 0.0      # p of EDLAE's emphasis (0: plain EASE)
     popularity: float = 0.0   # γ, weight of the popularity prior
     neighbourhood: float = 0.2  # α, weight of the co-occurrence (neighbourhood) term in head rows
+    asymmetry: float = 0.5    # β of the neighbourhood term: 0 conditional probability, 0.5 cosine
     head: int = 2500          # items in the closed-form part (cost: head³)
     shrinkage: float = 5.0    # tail rows: pseudo-count in the conditional probability
     min_support: int = 2      # tail rows: pairs seen fewer times are dropped
@@ -137,9 +138,11 @@ def train(baskets: sparse.csr_matrix, settings: Settings = Settings(),
     gram = (head_baskets.T @ head_baskets).toarray().astype(np.float64)
     if weights is None:
         weights = ease_weights(gram, l2=settings.l2, dropout=settings.dropout) if head.size else gram
-    scale = _tail_scale(weights, gram)
-    conditional = gram / (np.diag(gram) + settings.shrinkage)[:, np.newaxis]
-    head_scores = (weights + settings.neighbourhood * scale * conditional
+    own = np.diag(gram) + settings.shrinkage
+    neighbour = _neighbourhood(gram, own[:, np.newaxis], own[np.newaxis, :], settings.asymmetry)
+    np.fill_diagonal(neighbour, 0.0)
+    scale = _tail_scale(weights, neighbour)
+    head_scores = (weights + settings.neighbourhood * scale * neighbour
                    + settings.popularity * share[head][np.newaxis, :])
     np.fill_diagonal(head_scores, 0.0)
     local_rows, local_cols, values = _dense_top(head_scores, settings.keep)
@@ -158,8 +161,9 @@ def train(baskets: sparse.csr_matrix, settings: Settings = Settings(),
             partner = counts.col if against is baskets else tail[counts.col]
             keep = (counts.data >= settings.min_support) & (source != partner)
             source, partner, together = source[keep], partner[keep], counts.data[keep]
-            conditional = together / (support[source] + settings.shrinkage)
-            values = ((1.0 + settings.neighbourhood) * scale * conditional
+            neighbour = _neighbourhood(together, support[source] + settings.shrinkage,
+                                       support[partner] + settings.shrinkage, settings.asymmetry)
+            values = ((1.0 + settings.neighbourhood) * scale * neighbour
                       + settings.popularity * share[partner])
             top, top_counts = _top_per_row(source, partner, values, n_items, n_items, settings.keep,
                                            payload=together)
@@ -178,16 +182,21 @@ def train(baskets: sparse.csr_matrix, settings: Settings = Settings(),
                  transactions=n_transactions, settings=settings)
 
 
-def _tail_scale(weights: np.ndarray, gram: np.ndarray) -> float:
-    """How many head-weight units one unit of conditional probability is worth: the median ratio
-    of the best weight to the best conditional probability over the head's rows."""
+def _neighbourhood(together, own, partner, asymmetry: float):
+    """Co-occurrence normalised by both counts: together / (own^(1−β) · partner^β) — β = 0 is
+    the (shrunk) conditional probability P(partner | own), β = 0.5 the cosine (asymmetric cosine,
+    Aiolli 2013, in between)."""
+    return together / (np.power(own, 1.0 - asymmetry) * np.power(partner, asymmetry))
+
+
+def _tail_scale(weights: np.ndarray, neighbour: np.ndarray) -> float:
+    """How many head-weight units one unit of the neighbourhood term is worth: the median ratio of
+    the best weight to the best neighbourhood score over the head's rows."""
     if weights.size == 0:
         return 1.0
-    conditional = gram / np.maximum(np.diag(gram), 1.0)[:, np.newaxis]
-    np.fill_diagonal(conditional, 0.0)
-    best_weight, best_conditional = weights.max(axis=1), conditional.max(axis=1)
-    usable = (best_weight > 0) & (best_conditional > 0)
-    return float(np.median(best_weight[usable] / best_conditional[usable])) if usable.any() else 1.0
+    best_weight, best_neighbour = weights.max(axis=1), neighbour.max(axis=1)
+    usable = (best_weight > 0) & (best_neighbour > 0)
+    return float(np.median(best_weight[usable] / best_neighbour[usable])) if usable.any() else 1.0
 
 
 def top_k(model: Model, item: int, k: int) -> list[tuple[int, float, int]]:
@@ -210,12 +219,14 @@ def tune(baskets: sparse.csr_matrix, *, seed: int, base: Settings = Settings(), 
          k: int = 5, validation: float = 0.15, max_validation: int = 4000,
          l2_grid: tuple[float, ...] = (10.0, 30.0, 100.0, 300.0),
          dropout_grid: tuple[float, ...] = (0.0, 0.25),
+         asymmetry_grid: tuple[float, ...] = (0.0, 0.25, 0.5),
          neighbourhood_grid: tuple[float, ...] = (0.0, 0.2, 0.5),
          popularity_grid: tuple[float, ...] = (0.0, 0.5)) -> tuple[Settings, list[dict]]:
     """Choose the hyper-parameters by leave-one-out hit-rate@k of the depth-``depth`` lists,
-    fitting on part of ``baskets`` and validating on the rest: l2, then dropout (one inverse
-    each), then neighbourhood × popularity on the chosen weights. Only training baskets come in
-    here: the test split never influences the choice."""
+    fitting on part of ``baskets`` and validating on the rest, one after the other (coordinate
+    search): l2, then dropout (one inverse each), then on the chosen weights the neighbourhood's
+    asymmetry, its weight and the popularity prior. Only training baskets come in here: the
+    test split never influences the choice."""
     from recommend import evaluation
 
     rng = np.random.default_rng(seed)
@@ -232,8 +243,9 @@ def tune(baskets: sparse.csr_matrix, *, seed: int, base: Settings = Settings(), 
     def score(settings: Settings, weights: np.ndarray) -> float:
         model = train(fit_part, settings, weights=weights)
         rate = trial.hit_rate(evaluation.summed_rows(truncate(model.scores, depth), model.support), k=k)
-        log.append({"l2": settings.l2, "dropout": settings.dropout, "neighbourhood": settings.neighbourhood,
-                    "popularity": settings.popularity, "hit_rate": rate})
+        log.append({"l2": settings.l2, "dropout": settings.dropout, "asymmetry": settings.asymmetry,
+                    "neighbourhood": settings.neighbourhood, "popularity": settings.popularity,
+                    "hit_rate": rate})
         return rate
 
     def best_of(candidates: list[Settings], weights_of) -> tuple[Settings, np.ndarray]:
@@ -253,8 +265,11 @@ def tune(baskets: sparse.csr_matrix, *, seed: int, base: Settings = Settings(), 
     best, weights = best_of([replace(base, l2=value, dropout=0.0) for value in l2_grid], fresh)
     kept[(best.l2, best.dropout)] = weights
     best, weights = best_of([replace(best, dropout=value) for value in dropout_grid], fresh)
-    best, weights = best_of([replace(best, neighbourhood=a, popularity=g)
-                             for a in neighbourhood_grid for g in popularity_grid], lambda _s: weights)
+    for field, grid in (("asymmetry", asymmetry_grid), ("neighbourhood", neighbourhood_grid),
+                        ("popularity", popularity_grid)):
+        if len(grid) > 1:
+            best, weights = best_of([replace(best, **{field: value}) for value in grid],
+                                    lambda _settings, chosen=weights: chosen)
     return best, log
 
 

@@ -27,7 +27,8 @@ EVALUATED_DEPTH = 20  # what a client asks for: the depth `evaluate` scores, sum
 
 def _public(settings: pairings.Settings) -> dict:
     """The hyper-parameters a run chose, for its report."""
-    return {name: getattr(settings, name) for name in ("l2", "dropout", "neighbourhood", "popularity", "head")}
+    return {name: getattr(settings, name) for name in ("l2", "dropout", "asymmetry", "neighbourhood",
+                                                  "popularity", "head")}
 
 
 def _catalogue(session: Session) -> tuple[np.ndarray, np.ndarray]:

@@ -101,7 +101,8 @@ def test_leave_one_out_hides_exactly_one_item():
 
 def test_tune_uses_only_the_baskets_it_is_given():
     settings, log = pairings.tune(structured_baskets(), seed=4, l2_grid=(1.0, 100.0),
-                                  dropout_grid=(0.0, 0.5), neighbourhood_grid=(0.0,), popularity_grid=(0.0, 1.0))
+                                  dropout_grid=(0.0, 0.5), asymmetry_grid=(0.0,), neighbourhood_grid=(0.0,),
+                                  popularity_grid=(0.0, 1.0))
     assert len(log) == 2 + 2 + 2 and settings.l2 in (1.0, 100.0) and settings.popularity in (0.0, 1.0)
     best = max(entry["hit_rate"] for entry in log)
     assert any(entry["hit_rate"] == best for entry in log)
