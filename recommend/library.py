@@ -97,7 +97,17 @@ def generate_scripts(*, session: Session, generator: ScriptGenerator | None = No
         session.execute(Script.__table__.insert(), rows)
         announce_products(session, None)
     session.commit()
-    return {"scripts": len(rows), "outcomes": dict(sorted(generator.outcomes.items()))}
+    outcomes = generator.outcomes
+    fell_back = {key.removeprefix("fallback_"): n for key, n in sorted(outcomes.items())
+                 if key.startswith("fallback_")}
+    return {"scripts": len(rows), "outcomes": dict(sorted(outcomes.items())),
+            "llm": {"configured": generator.llm is not None,
+                    # asked: calls made; a circuit left open after repeated failures asks no more
+                    "asked": outcomes["llm"] + sum(n for reason, n in fell_back.items()
+                                                   if reason != "circuit_open"),
+                    "answered": outcomes["llm"],
+                    "scripts": sum(1 for row in rows if row["source"] == "llm"),
+                    "fell_back": fell_back}}
 
 
 # ---- the library ------------------------------------------------------------------------------

@@ -24,7 +24,6 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy import sparse
-from scipy.linalg import lapack
 
 
 @dataclass(frozen=True)
@@ -75,22 +74,10 @@ def ease_weights(gram: np.ndarray, *, l2: float, dropout: float) -> np.ndarray:
     """B of EASE/EDLAE from a (dense, head × head) Gram matrix XᵀX."""
     penalty = l2 + (dropout / (1.0 - dropout)) * np.diag(gram)
     regularised = gram + np.diag(penalty)
-    precision = _spd_inverse(regularised)
+    precision = np.linalg.inv(regularised)
     weights = -precision / np.diag(precision)[np.newaxis, :]
     np.fill_diagonal(weights, 0.0)
     return weights
-
-
-def _spd_inverse(matrix: np.ndarray) -> np.ndarray:
-    """Inverse of a symmetric positive definite matrix by Cholesky (about twice as fast as LU)."""
-    factor, info = lapack.dpotrf(matrix, lower=False, clean=False, overwrite_a=False)
-    if info != 0:
-        return np.linalg.inv(matrix)
-    inverse, info = lapack.dpotri(factor, lower=False, overwrite_c=True)
-    if info != 0:
-        return np.linalg.inv(matrix)
-    upper = np.triu(inverse)
-    return upper + np.triu(upper, 1).T
 
 
 def _top_per_row(rows: np.ndarray, cols: np.ndarray, values: np.ndarray, n_rows: int, n_cols: int,

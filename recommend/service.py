@@ -47,12 +47,18 @@ def _store(session: Session, product_ids: np.ndarray, served: pairings.Served, n
     rows = zip(product_ids[owner].tolist(), rank.tolist(), product_ids[scores.indices].tolist(),
                np.round(scores.data, 6).tolist(), counts.data.astype(int).tolist(), names.tolist())
     session.execute(delete(ProductPairing))
+    if scores.nnz == 0:
+        return
     columns = "product_id, rank, paired_product_id, score, support, source, trained_at"
     if session.bind.dialect.name == "postgresql":
-        raw = session.connection().connection.driver_connection
-        with raw.cursor() as cursor, cursor.copy(f"COPY product_pairings ({columns}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row((*row, now))
+        # One statement over arrays: no per-row work in Python or in the driver.
+        session.connection().exec_driver_sql(
+            f"INSERT INTO product_pairings ({columns}) SELECT *, %(now)s FROM unnest("
+            "%(owner)s::int[], %(rank)s::int[], %(partner)s::int[], %(score)s::float8[], "
+            "%(support)s::int[], %(source)s::text[])",
+            {"owner": product_ids[owner].tolist(), "rank": rank.tolist(),
+             "partner": product_ids[scores.indices].tolist(), "score": np.round(scores.data, 6).tolist(),
+             "support": counts.data.astype(int).tolist(), "source": names.tolist(), "now": now})
     else:  # the text SQLAlchemy's SQLite DateTime writes and reads back (UTC, no offset)
         stamp = now.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
         session.connection().exec_driver_sql(
@@ -89,7 +95,8 @@ def train_pairings(*, session: Session, progress: Callable[[str], None] | None =
             "with_category_fallback": int((first_source == 1).sum()),
             "with_popular_fallback": int((first_source == 2).sum()),
             "settings": _public(settings),
-            "scripts_generated": generated["scripts"], "script_generation": generated["outcomes"]}
+            "scripts_generated": generated["scripts"], "script_generation": generated["outcomes"],
+            "llm": generated["llm"]}
 
 
 def pairings_for(*, session: Session, actor: User, sku: str, k: int) -> dict:

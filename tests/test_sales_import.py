@@ -104,3 +104,18 @@ def test_a_file_that_is_not_utf8_is_refused_whole(make, client, runner, tmp_path
     result = runner.invoke(args=["sales", "import", str(path)])
     assert result.exit_code != 0 and "not UTF-8" in result.output
     assert make.count(SalesLine) == 0
+
+
+def test_transaction_ids_round_trip_exactly(make, client):
+    w = make.world()
+    csv_text = ('transaction_id,store_code,sku,quantity,sold_at\n'
+                'T\\1,S001,LIP-01,1,2026-11-11T10:05:00+08:00\n'
+                '"T,2",S001,LIP-01,1,2026-11-11T10:05:00+08:00\n'
+                '"T\t3",S001,LIP-01,1,2026-11-11T10:05:00+08:00\n')
+    answer = client.post("/api/v1/sales/import", data=csv_text.encode(), content_type="text/csv",
+                         headers=w.h["admin"]).json
+    assert (answer["imported"], answer["rejected"]) == (2, 1)
+    assert "printable" in answer["errors"]["line 4"][0]
+    ids = sorted(make.session.scalars(select(SalesLine.transaction_id)))
+    make.session.rollback()
+    assert ids == ["T,2", "T\\1"]
