@@ -17,6 +17,7 @@ from recommend.pairings import basket_matrix
 
 # One receipt line as PostgreSQL packs it: store (int4), transaction hash (int8), product (int4).
 _PACKED_LINE = np.dtype([("store", ">i4"), ("hash", ">i8"), ("product", ">i4")])
+_MIX = np.uint64(0x9E3779B97F4A7C15)
 
 
 def load_baskets(session: Session, product_ids: np.ndarray) -> sparse.csr_matrix:
@@ -38,8 +39,8 @@ def _columns_postgresql(session: Session) -> tuple[np.ndarray, np.ndarray]:
         "SELECT string_agg(int4send(store_id) || int8send(hashtextextended(transaction_id, 0)) "
         "|| int4send(product_id), ''::bytea) FROM sales_lines").scalar()
     rows = np.frombuffer(packed or b"", dtype=_PACKED_LINE)
-    keys = np.empty(rows.size, dtype=[("store", "<i8"), ("hash", "<i8")])
-    keys["store"], keys["hash"] = rows["store"], rows["hash"]
+    # One 64-bit key per receipt: the hash mixed with the store (an odd multiplier spreads it).
+    keys = rows["hash"].astype(np.uint64) ^ (rows["store"].astype(np.uint64) * _MIX)
     _, receipt = np.unique(keys, return_inverse=True)
     return receipt.astype(np.int64).ravel(), rows["product"].astype(np.int64)
 

@@ -51,14 +51,12 @@ def _store(session: Session, product_ids: np.ndarray, served: pairings.Served, n
         return
     columns = "product_id, rank, paired_product_id, score, support, source, trained_at"
     if session.bind.dialect.name == "postgresql":
-        # One statement over arrays: no per-row work in Python or in the driver.
-        session.connection().exec_driver_sql(
-            f"INSERT INTO product_pairings ({columns}) SELECT *, %(now)s FROM unnest("
-            "%(owner)s::int[], %(rank)s::int[], %(partner)s::int[], %(score)s::float8[], "
-            "%(support)s::int[], %(source)s::text[])",
-            {"owner": product_ids[owner].tolist(), "rank": rank.tolist(),
-             "partner": product_ids[scores.indices].tolist(), "score": np.round(scores.data, 6).tolist(),
-             "support": counts.data.astype(int).tolist(), "source": names.tolist(), "now": now})
+        # COPY of one prebuilt text block: no per-row work in the driver.
+        stamp = now.isoformat()
+        text = "".join(f"{a}\t{b}\t{c}\t{d!r}\t{e}\t{f}\t{stamp}\n" for a, b, c, d, e, f in rows)
+        raw = session.connection().connection.driver_connection
+        with raw.cursor() as cursor, cursor.copy(f"COPY product_pairings ({columns}) FROM STDIN") as copy:
+            copy.write(text)
     else:  # the text SQLAlchemy's SQLite DateTime writes and reads back (UTC, no offset)
         stamp = now.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
         session.connection().exec_driver_sql(
