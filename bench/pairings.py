@@ -165,7 +165,7 @@ def end_to_end(lines: int, seed: int, backend: str, rounds: int = 3) -> None:
     from backend.org.models import Region, Store
     from backend.sales.service import import_sales
     from bench.common import database_factory
-    from recommend.service import train_pairings
+    from recommend.pairing_service import train_pairings
 
     train, test, count, _category = synthetic_baskets(lines, seed)
     matrix = pairings.sparse.vstack([train, test]).tocsr()

@@ -8,7 +8,7 @@ from flask.cli import AppGroup
 from tqdm import tqdm
 
 from backend import db
-from recommend import library, service
+from recommend import pairing_service, script_generation
 
 
 def register_recommend_cli(app: Flask) -> None:
@@ -28,8 +28,8 @@ def register_recommend_cli(app: Flask) -> None:
                 bar.set_postfix_str(step)
                 bar.update(1)
             try:
-                result = service.train_pairings(session=session, progress=progress, tune=tune,
-                                                generator=library.script_generator(current_app.config))
+                result = pairing_service.train_pairings(session=session, progress=progress, tune=tune,
+                                                generator=script_generation.script_generator(current_app.config))
             finally:
                 session.close()
         click.echo(json.dumps(result))
@@ -38,14 +38,14 @@ def register_recommend_cli(app: Flask) -> None:
     @click.option("--holdout", default=0.2, show_default=True, type=click.FloatRange(0.01, 0.9))
     @click.option("--k", default=5, show_default=True, type=click.IntRange(1, 50))
     @click.option("--seed", default=7, show_default=True, type=int)
-    @click.option("--depth", default=service.EVALUATED_DEPTH, show_default=True,
-                  type=click.IntRange(1, service.STORED_K), help="partners served per basket item")
+    @click.option("--depth", default=pairing_service.EVALUATED_DEPTH, show_default=True,
+                  type=click.IntRange(1, pairing_service.STORED_K), help="partners served per basket item")
     def evaluate_command(holdout, k, seed, depth):
         """Leave-one-out hit-rate@k and precision@k of what the API serves (each basket item's
         top DEPTH, summed) next to popularity, confidence, cosine, EASE and association rules."""
         session = db.new_session()
         try:
-            result = service.evaluate(session=session, holdout=holdout, k=k, seed=seed, depth=depth)
+            result = pairing_service.evaluate(session=session, holdout=holdout, k=k, seed=seed, depth=depth)
         finally:
             session.close()
         click.echo(f"held-out baskets: {result['model']['baskets']}  (k={k}, depth={depth}, "

@@ -20,20 +20,35 @@ Scorer = Callable[[sparse.csr_matrix], sparse.csr_matrix]
 class LeaveOneOut:
     """The held-out baskets with one item hidden in each, fixed by the seed."""
 
-    def __init__(self, baskets: sparse.csr_matrix, *, seed: int):
+    def __init__(self, baskets: sparse.csr_matrix, *, seed: int, every_item: bool = False,
+                 max_trials: int = 20_000):
+        """One trial per basket (a random item hidden), or with ``every_item`` one per item of
+        every basket (at most ``max_trials``, a seeded sample): more signal from few baskets,
+        which is what choosing hyper-parameters on a validation split needs."""
         baskets = baskets.tocsr()
         baskets.sort_indices()
         sizes = np.diff(baskets.indptr)
         held = baskets[np.flatnonzero(sizes >= 2)]
         held_sizes = np.diff(held.indptr)
         rng = np.random.default_rng(seed)
-        hidden_position = held.indptr[:-1] + rng.integers(0, held_sizes)
+        if every_item:
+            hidden_position = np.arange(held.indices.size)
+            if hidden_position.size > max_trials:
+                hidden_position = np.sort(rng.choice(hidden_position, max_trials, replace=False))
+            owner = np.repeat(np.arange(held.shape[0]), held_sizes)[hidden_position]
+        else:
+            hidden_position = held.indptr[:-1] + rng.integers(0, held_sizes)
+            owner = np.arange(held.shape[0])
         self.hidden = held.indices[hidden_position].copy()
-        kept = np.ones(held.indices.size, dtype=bool)
-        kept[hidden_position] = False
-        indptr = np.concatenate([[0], np.cumsum(held_sizes - 1)])
-        self.rest = sparse.csr_matrix((np.ones(int(kept.sum()), dtype=np.float32),
-                                       held.indices[kept], indptr), shape=held.shape)
+        trial_sizes = held_sizes[owner] - 1
+        indptr = np.concatenate([[0], np.cumsum(trial_sizes)])
+        # Each trial's items: its basket's positions except the hidden one.
+        starts = np.repeat(held.indptr[owner], trial_sizes)
+        offset = np.arange(indptr[-1]) - np.repeat(indptr[:-1], trial_sizes)
+        position = starts + offset
+        position += position >= np.repeat(hidden_position, trial_sizes)
+        self.rest = sparse.csr_matrix((np.ones(position.size, dtype=np.float32), held.indices[position],
+                                       indptr), shape=(owner.size, baskets.shape[1]))
 
     @property
     def baskets(self) -> int:
@@ -147,7 +162,8 @@ def tune_ease_l2(baskets: sparse.csr_matrix, *, head: int, seed: int, k: int = 5
     rng = np.random.default_rng(seed)
     order = rng.permutation(baskets.shape[0])
     n_validation = min(4000, int(baskets.shape[0] * 0.15))
-    fit_part, check = baskets[order[n_validation:]], LeaveOneOut(baskets[order[:n_validation]], seed=seed)
+    fit_part = baskets[order[n_validation:]]
+    check = LeaveOneOut(baskets[order[:n_validation]], seed=seed, every_item=True)
     support = np.asarray(fit_part.sum(axis=0)).ravel()
     results = {l2: check.hit_rate(summed_rows(ease_rows(fit_part, l2=l2, head=head), support), k=k)
                for l2 in grid}

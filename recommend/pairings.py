@@ -207,7 +207,7 @@ def tune(baskets: sparse.csr_matrix, *, seed: int, base: Settings = Settings(), 
          l2_grid: tuple[float, ...] = (10.0, 30.0, 100.0, 300.0),
          dropout_grid: tuple[float, ...] = (0.0, 0.25),
          asymmetry_grid: tuple[float, ...] = (0.0, 0.25, 0.5),
-         neighbourhood_grid: tuple[float, ...] = (0.0, 0.2, 0.5),
+         neighbourhood_grid: tuple[float, ...] = (0.0, 0.2, 0.5, 1.0, 2.0),
          popularity_grid: tuple[float, ...] = (0.0, 0.5)) -> tuple[Settings, list[dict]]:
     """Choose the hyper-parameters by leave-one-out hit-rate@k of the depth-``depth`` lists,
     fitting on part of ``baskets`` and validating on the rest, one after the other (coordinate
@@ -220,7 +220,7 @@ def tune(baskets: sparse.csr_matrix, *, seed: int, base: Settings = Settings(), 
     order = rng.permutation(baskets.shape[0])
     n_validation = min(max_validation, int(baskets.shape[0] * validation))
     fit_part, check_part = baskets[order[n_validation:]], baskets[order[:n_validation]]
-    trial = evaluation.LeaveOneOut(check_part, seed=seed)
+    trial = evaluation.LeaveOneOut(check_part, seed=seed, every_item=True)
     support = np.asarray(fit_part.sum(axis=0)).ravel()
     head = head_items(support, base.head)
     head_part = fit_part.tocsc()[:, head]

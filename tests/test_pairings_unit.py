@@ -106,3 +106,13 @@ def test_tune_uses_only_the_baskets_it_is_given():
     assert len(log) == 2 + 2 + 2 and settings.l2 in (1.0, 100.0) and settings.popularity in (0.0, 1.0)
     best = max(entry["hit_rate"] for entry in log)
     assert any(entry["hit_rate"] == best for entry in log)
+
+
+def test_every_item_trials_hide_each_item_once():
+    baskets = pairings.basket_matrix(np.array([0, 0, 0, 1, 2, 2]), np.array([0, 1, 2, 3, 1, 4]), 5)
+    trial = evaluation.LeaveOneOut(baskets, seed=0, every_item=True)
+    assert trial.baskets == 5 and sorted(trial.hidden.tolist()) == [0, 1, 1, 2, 4]
+    rest = trial.rest.toarray()
+    assert rest.sum(axis=1).tolist() == [2, 2, 2, 1, 1]
+    for row, hidden in enumerate(trial.hidden):
+        assert rest[row, hidden] == 0

@@ -1,4 +1,5 @@
-"""Training, storing, serving and evaluating product pairings (scripts: recommend/library.py)."""
+"""Product pairings: training from the sales lines, storing, serving with HQ's rules, and evaluating
+(scripts: recommend/library.py and recommend/script_generation.py)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from backend.catalog.service import product_by_sku
 from backend.db import utcnow
 from backend.errors import NotFound, ValidationFailed
 from backend.org.models import User
-from recommend import evaluation, library, pairings
+from recommend import evaluation, pairings, script_generation
 from recommend.baskets import load_baskets
 from recommend.announce import announce_products
 from recommend.llm import ScriptGenerator
@@ -87,7 +88,7 @@ def train_pairings(*, session: Session, progress: Callable[[str], None] | None =
     first_source = np.array([served.sources.data[start] if end > start else -1
                              for start, end in zip(served.sources.indptr[:-1], served.sources.indptr[1:])])
     say("scripts")
-    generated = library.generate_scripts(session=session, generator=generator)
+    generated = script_generation.generate_scripts(session=session, generator=generator)
     return {"transactions": baskets.shape[0], "products": len(product_ids),
             "with_learned_pairings": int((first_source == 0).sum()),
             "with_category_fallback": int((first_source == 1).sum()),
