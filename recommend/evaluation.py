@@ -18,7 +18,7 @@ Scorer = Callable[[sparse.csr_matrix], sparse.csr_matrix]
 
 
 class LeaveOneOut:
-    """The held-out baskets with one item hidden in each, fixed by the seed."""
+    """Trials over held-out baskets: one item hidden, the rest given; fixed by the seed."""
 
     def __init__(self, baskets: sparse.csr_matrix, *, seed: int, every_item: bool = False,
                  max_trials: int = 20_000):
