@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import swagger_ui_bundle
 from flask import Flask, request, send_from_directory
+from flask_smorest.arguments import ArgumentsMixin
 from flask_smorest import Api
 from sqlalchemy import text
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 from backend import config as config_module
-from backend import changefeed, db, migrate
+from backend import changefeed, db, migrate, security_headers
+from backend.auth.throttle import SignInThrottle, ThrottleRules
+from backend.common.json_body import BoundedFlaskParser, BoundedJSONProvider
 from backend.errors import register_error_handlers
 
 API_PREFIX = "/api/v1"
@@ -22,6 +26,12 @@ class BoundedIntConverter(IntegerConverter):
     def __init__(self, map, *args, **kwargs):
         kwargs.setdefault("max", 2**63 - 1)
         super().__init__(map, *args, **kwargs)
+
+
+class ZhidaFlask(Flask):
+    """Flask with the bounded JSON reader."""
+
+    json_provider_class = BoundedJSONProvider
 
 
 def _openapi_settings() -> dict:
@@ -83,12 +93,19 @@ def _register_health(app: Flask) -> None:
 
 def create_app(test_config: dict | None = None) -> Flask:
     """Build the Flask app: config, database, API blueprints, error handlers, CLI."""
-    app = Flask(__name__, instance_relative_config=True)
+    app = ZhidaFlask(__name__, instance_relative_config=True)
+    # Every flask-smorest blueprint reads bodies through this one parser (a class attribute).
+    ArgumentsMixin.ARGUMENTS_PARSER = BoundedFlaskParser()
     app.config.update(config_module.load_config(test_config))
     app.config.update(_openapi_settings())
     app.json.sort_keys = False
     app.url_map.converters["int"] = BoundedIntConverter
     db.init_app(app)
+    app.extensions["zhida.throttle"] = SignInThrottle(
+        app.config["THROTTLE_STORAGE_URI"],
+        ThrottleRules(app.config["THROTTLE_PER_USERNAME"], app.config["THROTTLE_PER_ADDRESS"]))
+    if app.config["TRUSTED_PROXIES"]:  # the client address throttling counts is the real one
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["TRUSTED_PROXIES"])
     changefeed.install()
 
     api = Api(app)
@@ -121,9 +138,13 @@ def create_app(test_config: dict | None = None) -> Flask:
     init_i18n(app)
     app.register_blueprint(console_bp)
     app.register_blueprint(console_qr_bp)
+    # The clerk app (a PWA): static files built from clients/app.
+    from backend.clerk_app.routes import bp as clerk_app_bp
+    app.register_blueprint(clerk_app_bp)
 
     register_error_handlers(app)
     _limit_body_size(app)
+    security_headers.install(app)
     _register_health(app)
 
     from backend.cli import register_cli

@@ -1,10 +1,12 @@
 """Configuration: the only module that reads os.environ."""
 
 import os
+import secrets
+import time
 from pathlib import Path
 
-DEFAULT_SECRET_KEY = "dev-insecure-change-me"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+INSTANCE_DIR = PROJECT_ROOT / "instance"
 
 
 class ConfigError(RuntimeError):
@@ -22,13 +24,20 @@ def load_config(overrides: dict | None = None) -> dict:
     config = {
         "ENV_NAME": env.get("ZHIDA_ENV", "development"),
         "DATABASE_URL": env.get("DATABASE_URL", default_database_url()),
-        "SECRET_KEY": env.get("SECRET_KEY", DEFAULT_SECRET_KEY),
+        "SECRET_KEY": env.get("SECRET_KEY", ""),
         "ACCESS_TOKEN_TTL_SECONDS": int(env.get("ACCESS_TOKEN_TTL_SECONDS", "900")),
         "REFRESH_TOKEN_TTL_SECONDS": int(env.get("REFRESH_TOKEN_TTL_SECONDS", str(30 * 86400))),
         "MAX_JSON_BYTES": int(env.get("MAX_JSON_BYTES", str(1024 * 1024))),
         "MAX_BLOB_BYTES": int(env.get("MAX_BLOB_BYTES", str(5 * 1024 * 1024))),
         "MAX_IMPORT_BYTES": int(env.get("MAX_IMPORT_BYTES", str(64 * 1024 * 1024))),
         "DB_POOL_SIZE": int(env.get("DB_POOL_SIZE", "5")),
+        # Sign-in and refresh throttling (SPEC §15): `memory://` for one process; several API
+        # processes share redis://… or memcached://… . Limits in the `limits` notation.
+        "THROTTLE_STORAGE_URI": env.get("THROTTLE_STORAGE_URI", "memory://"),
+        "THROTTLE_PER_USERNAME": env.get("THROTTLE_PER_USERNAME", "10/minute;100/hour"),
+        "THROTTLE_PER_ADDRESS": env.get("THROTTLE_PER_ADDRESS", "100/minute;1000/hour"),
+        # Reverse proxies in front of the API whose X-Forwarded-For is trusted (0: none).
+        "TRUSTED_PROXIES": int(env.get("TRUSTED_PROXIES", "0")),
         # "id:secret,id:secret", first signs, all verify; empty: one key derived from SECRET_KEY.
         "QR_SIGNING_KEYS": env.get("QR_SIGNING_KEYS", ""),
         "QR_GRACE_HOURS": int(env.get("QR_GRACE_HOURS", "72")),
@@ -73,12 +82,35 @@ def load_config(overrides: dict | None = None) -> dict:
         "WTF_CSRF_TIME_LIMIT": None,
         # Where `npm ci` puts the console's browser libraries (package.json at the project root).
         "CONSOLE_ASSETS_DIR": env.get("CONSOLE_ASSETS_DIR", str(PROJECT_ROOT / "node_modules")),
+        # The clerk app's build (`node clients/app/build.mjs`, run by make), served at /app/.
+        "CLERK_APP_DIR": env.get("CLERK_APP_DIR", str(PROJECT_ROOT / "clients" / "app" / "dist")),
         # Campaign dates typed in the console are read in this timezone.
         "CONSOLE_TIMEZONE": env.get("CONSOLE_TIMEZONE", "Asia/Shanghai"),
     })
     if overrides:
         config.update(overrides)
     config.setdefault("SESSION_COOKIE_SECURE", config["ENV_NAME"] == "production")
-    if config["ENV_NAME"] == "production" and config["SECRET_KEY"] == DEFAULT_SECRET_KEY:
-        raise ConfigError("SECRET_KEY must be set in production (ZHIDA_ENV=production)")
+    if not config["SECRET_KEY"]:
+        if config["ENV_NAME"] == "production":
+            raise ConfigError("SECRET_KEY must be set in production (ZHIDA_ENV=production)")
+        config["SECRET_KEY"] = instance_secret_key(INSTANCE_DIR / "secret_key")
     return config
+
+
+def instance_secret_key(path: Path) -> str:
+    """A random signing key made on first start and kept in instance/ (mode 0600): a demo
+    never signs tokens with a key that is public. Every process of one checkout shares it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        for _ in range(50):  # another process may be writing it this very moment
+            key = path.read_text().strip()
+            if len(key) >= 32:
+                return key
+            time.sleep(0.02)
+        raise ConfigError(f"{path} holds no usable key; delete it to make a new one")
+    key = secrets.token_urlsafe(48)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(key + "\n")
+    return key

@@ -76,6 +76,16 @@ class ValidationFailed(DomainError):
     status_code, error = 422, "validation_error"
 
 
+class TooManyRequests(DomainError):
+    """Throttled: try again after ``retry_after`` seconds (sent as Retry-After)."""
+
+    status_code, error = 429, "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: int, **details):
+        super().__init__(message, retry_after=retry_after, **details)
+        self.headers = {"Retry-After": str(retry_after)}
+
+
 def error_body(status_code: int, error: str, message: str, errors: dict | None = None,
                **details) -> dict:
     """The one error shape: code, status, error, message, errors (+ entity details)."""
@@ -100,6 +110,24 @@ def _flatten_locations(errors: dict) -> dict:
     return errors
 
 
+# SQLSTATE classes a retry can get past: connection (08), transaction rollback — serialization
+# failures and deadlocks (40) —, lock not available (55P03), operator intervention (57: query
+# cancelled, server shutting down). SQLite's equivalents are "database is locked" / busy.
+_TRANSIENT_SQLSTATES = ("08", "40", "55P03", "57")
+_TRANSIENT_SQLITE = ("locked", "busy")
+
+
+def is_transient(exc: OperationalError) -> bool:
+    """True for lock, serialization and connection errors: the same request may succeed later."""
+    if exc.connection_invalidated:
+        return True
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    if sqlstate:
+        return sqlstate.startswith(_TRANSIENT_SQLSTATES)
+    message = str(exc.orig).lower()
+    return any(word in message for word in _TRANSIENT_SQLITE) or "connection" in message
+
+
 def register_error_handlers(app: Flask) -> None:
     """Turn every exception into the SPEC §9 JSON shape; nothing escapes as HTML or a bare 500."""
 
@@ -112,7 +140,8 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(DomainError)
     def _domain(exc: DomainError):
-        return respond(error_body(exc.status_code, exc.error, exc.message, exc.errors, **exc.details))
+        return respond(error_body(exc.status_code, exc.error, exc.message, exc.errors, **exc.details),
+                       getattr(exc, "headers", None))
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):
@@ -139,7 +168,10 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(OperationalError)
     def _operational(exc: OperationalError):
-        log.exception("database unavailable")
+        if not is_transient(exc):  # a statement that can never succeed: a bug, not "retry"
+            log.exception("database error that no retry can fix")
+            return respond(error_body(500, "internal_error", "An unexpected error occurred."))
+        log.warning("transient database error: %s", exc.orig)
         return respond(error_body(503, "unavailable", "The database is busy; retry shortly."),
                        {"Retry-After": "1"})
 

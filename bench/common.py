@@ -37,6 +37,7 @@ def database_factory(backend: str):
             engine.dispose()
             return url
 
+        fresh.server = server  # for tools that talk to it directly (pgbench)
         yield fresh
     finally:
         if server:

@@ -45,8 +45,8 @@ def _create_campaign(session, admin, code):
 
 def _raw_rows(campaign, store_ids, now):
     return [dict(campaign_id=campaign.id, template_id=t.id, store_id=s, template_version=1,
-                 status="open", due_at=now, max_claimants=1, claimant_count=0, checklist_state={},
-                 sales={}, observed_prices={}, notes=[], late=False, submitted_after_cancel=False,
+                 status="open", due_at=now, max_claimants=1, claimant_count=0,
+                 observed_prices={}, late=False, submitted_after_cancel=False,
                  instructions_changed=False, version=1, qr_nonce=s, created_at=now, updated_at=now)
             for t in campaign.templates for s in store_ids]
 

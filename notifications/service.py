@@ -29,8 +29,9 @@ def token_kind_of(push_token: str, declared: str | None) -> str:
 def register_device(*, session: Session, actor: User, client_id: str, platform: str,
                     push_token: str | None, locale: str | None = None,
                     token_kind: str | None = None, app_version: str | None = None) -> Device:
-    """Register or refresh this install's push address; the install now belongs to the actor
-    (a shared store phone follows whoever signed in last)."""
+    """Register or refresh this install's push address. A client id belongs to the user who
+    registered it first (as in sync): another user naming it gets 403 and changes nothing —
+    a phone shared by clerks uses one client id per signed-in user."""
     now = utcnow()
     session.execute(db.insert_skipping_conflicts(session, Device.__table__, ["client_id"]).values(
         client_id=client_id, user_id=actor.id, platform=platform, locale=locale or actor.locale,
@@ -38,14 +39,14 @@ def register_device(*, session: Session, actor: User, client_id: str, platform: 
     device = session.scalar(select(Device).where(Device.client_id == client_id).with_for_update()
                             .execution_options(populate_existing=True))
     if device.user_id != actor.id:
-        _end_pending(session, device, "device signed in by another user")
-    device.user_id, device.platform, device.updated_at = actor.id, platform, now
+        raise Forbidden("This client id belongs to another user.", error="client_id_taken")
+    device.platform, device.updated_at = platform, now
     device.locale = locale or device.locale or actor.locale
     device.app_version = app_version or device.app_version
     device.push_token = push_token
     device.token_kind = token_kind_of(push_token, token_kind) if push_token else "registration_token"
     device.token_dropped_reason = None
-    session.commit()
+    db.commit(session)
     return device
 
 
@@ -64,7 +65,7 @@ def unregister_device(*, session: Session, actor: User, client_id: str) -> None:
         raise Forbidden("This device belongs to another user.", error="not_your_device")
     device.push_token, device.token_dropped_reason, device.updated_at = None, "unregistered", utcnow()
     _end_pending(session, device, "device unregistered")
-    session.commit()
+    db.commit(session)
 
 
 def list_notifications(*, session: Session, actor: User, page: int, page_size: int,

@@ -4,17 +4,16 @@ import marshmallow as ma
 from marshmallow import validate
 
 from backend.common.schemas import Instant, StrictSchema, Text, code_field
-from backend.tasks.schemas import StoreTaskSchema
 
 
-class ClaimRequestSchema(StrictSchema):
+class TaskCodeSchema(StrictSchema):
+    """How a clerk names a task to claim: the scanned QR or the typed short code, one of them
+    (the claim endpoint and the offline ``claim_task`` mutation alike)."""
+
     qr_token = Text(validate=validate.Length(min=1, max=200),
                     metadata={"description": "The scanned QR payload (ZD1:…)"})
     short_code = Text(validate=validate.Length(min=1, max=40), metadata={
         "description": "Instead of qr_token: the short code printed under the QR, typed by hand"})
-    client_id = Text(validate=validate.Length(min=1, max=64))
-    scanned_at = Instant(metadata={
-        "description": "When the phone scanned (recorded; never decides who wins)"})
 
     @ma.validates_schema
     def _one_code(self, data, **_kwargs):
@@ -22,11 +21,32 @@ class ClaimRequestSchema(StrictSchema):
             raise ma.ValidationError("Send either qr_token or short_code.", "qr_token")
 
 
+class ClaimRequestSchema(TaskCodeSchema):
+    client_id = Text(validate=validate.Length(min=1, max=64))
+    scanned_at = Instant(metadata={
+        "description": "When the phone scanned (recorded; never decides who wins)"})
+
+
+class ClaimHolderSchema(ma.Schema):
+    username = ma.fields.String()
+    display_name = ma.fields.String()
+    claimed_at = ma.fields.DateTime()
+
+
+class ClaimedTaskSchema(ma.Schema):
+    """What a scan changes; the whole task is GET /tasks/{id} (or the next sync pull)."""
+
+    id = ma.fields.Integer()
+    status = ma.fields.String()
+    version = ma.fields.Integer()
+    claimants = ma.fields.List(ma.fields.Nested(ClaimHolderSchema))
+
+
 class ClaimResultSchema(ma.Schema):
     created = ma.fields.Boolean(metadata={"description": "false: you already held it (re-scan)"})
     username = ma.fields.String()
     claimed_at = ma.fields.DateTime()
-    task = ma.fields.Nested(StoreTaskSchema)
+    task = ma.fields.Nested(ClaimedTaskSchema)
 
 
 class QrTokenSchema(ma.Schema):

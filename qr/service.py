@@ -14,14 +14,15 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from backend import audit, db
+from backend import db
 from backend.auth import policy
 from backend.campaigns.models import Campaign
 from backend.db import utcnow
 from backend.errors import Conflict, Forbidden, Gone, NotFound, ValidationFailed
 from backend.org.models import Store, User
+from backend.tasks import history
 from backend.tasks import service as tasks
-from backend.tasks.models import StoreTask
+from backend.tasks.models import StoreTask, TaskClaim
 from qr import render, tokens
 
 NOT_CLAIMABLE_TASK = ("submitted", "approved", "cancelled")
@@ -42,11 +43,28 @@ class QrSettings:
         return cls(keyring=keyring, grace=dt.timedelta(hours=config.get("QR_GRACE_HOURS", 72)))
 
 
+@dataclass(frozen=True)
+class Claimant:
+    username: str
+    display_name: str
+    claimed_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class ClaimedTask:
+    """The slim answer's task: what a scan changes."""
+
+    id: int
+    status: str
+    version: int
+    claimants: list[Claimant]
+
+
 @dataclass
 class ClaimResult:
     """The task after the claim, and whether this scan made a new claim."""
 
-    task: StoreTask
+    task: ClaimedTask
     created: bool
     username: str
     claimed_at: dt.datetime
@@ -91,10 +109,7 @@ def rotate_qr(*, session: Session, actor: User, task_id: int, settings: QrSettin
     old = task.qr_nonce
     while task.qr_nonce == old:
         task.qr_nonce = secrets.randbits(31)
-    task.version += 1
-    task.updated_at = utcnow()
-    audit.record(session, entity="task", entity_id=task.id, action="qr_rotated", actor=actor,
-                 before={"version": task.version - 1}, after={"version": task.version})
+    history.touch(session, task, actor, "qr_rotated", {"version": task.version}, utcnow())
     db.commit(session)
     token, expires_at = token_for(task, settings)
     return {"token": token, "expires_at": expires_at, "short_code": short_code_for(task, settings)}
@@ -105,9 +120,65 @@ def short_code_for(task: StoreTask, settings: QrSettings) -> str:
     return tokens.short_code(task.id, task.qr_nonce, settings.keyring)
 
 
+@dataclass(frozen=True)
+class _TaskForClaim:
+    id: int
+    store_id: int
+    store_code: str
+    status: str
+    campaign_status: str
+    qr_nonce: int
+    version: int
+    full: bool
+    due_at: dt.datetime | None
+    campaign_ends_at: dt.datetime
+    holders: list[Claimant]
+
+
+def _task_for_claim(session: Session, task_id: int) -> _TaskForClaim | None:
+    """The task as one statement sees it (no lock): what the checks need, and its claimants."""
+    rows = session.execute(
+        select(StoreTask.id, StoreTask.store_id, Store.code, StoreTask.status, Campaign.status,
+               StoreTask.qr_nonce, StoreTask.version,
+               StoreTask.claimant_count >= StoreTask.max_claimants, StoreTask.due_at, Campaign.ends_at,
+               User.username, User.display_name, TaskClaim.claimed_at)
+        .join(Store, StoreTask.store_id == Store.id).join(Campaign, StoreTask.campaign_id == Campaign.id)
+        .outerjoin(TaskClaim, TaskClaim.task_id == StoreTask.id)
+        .outerjoin(User, TaskClaim.user_id == User.id)
+        .where(StoreTask.id == task_id).order_by(TaskClaim.claimed_at, TaskClaim.id)).all()
+    if not rows:
+        return None
+    return _TaskForClaim(*rows[0][:10], holders=[Claimant(*row[10:]) for row in rows if row[10] is not None])
+
+
+def _forget_loaded_task(session: Session, task_id: int) -> None:
+    """A caller (sync push) may hold the task loaded: it must see the claim written in SQL."""
+    loaded = session.identity_map.get(session.identity_key(StoreTask, task_id))
+    if loaded is not None:
+        session.expire(loaded)
+
+
+def _refuse_or_rescan(session: Session, actor: User, task: _TaskForClaim) -> ClaimResult:
+    """The answer when this scan makes no new claim: the clerk already holds it (the same
+    claim), the task cannot be claimed, or every place is taken."""
+    mine = next((c for c in task.holders if c.username == actor.username), None)
+    if mine is not None:  # a re-scan by a holder is the same claim, whatever happened since
+        db.commit(session)
+        return ClaimResult(task=ClaimedTask(task.id, task.status, task.version, task.holders),
+                           created=False, username=actor.username, claimed_at=mine.claimed_at)
+    if task.status in NOT_CLAIMABLE_TASK or task.campaign_status in NOT_CLAIMABLE_CAMPAIGN:
+        raise Conflict(f"The task is {task.status} (campaign {task.campaign_status}); it cannot be claimed.",
+                       error="task_not_claimable", status=task.status,
+                       campaign_status=task.campaign_status)
+    raise Conflict("The task already has all the claimants it allows.", error="task_already_claimed",
+                   held_by=[{"username": c.username, "claimed_at": c.claimed_at.isoformat()}
+                            for c in task.holders],
+                   since=task.holders[0].claimed_at.isoformat() if task.holders else None)
+
+
 def _task_of_code(session: Session, settings: QrSettings, now: dt.datetime, *,
-                  qr_token: str | None, short_code: str | None) -> tuple[StoreTask, int | None]:
-    """The locked task a scanned token or a typed short code names, after checking the code's
+                  qr_token: str | None, short_code: str | None) -> tuple[_TaskForClaim, int | None]:
+    """The task a scanned token or a typed short code names, after checking the code's
     signature and expiry (InvalidQr, QrExpired), with the nonce a token carries (its rotation
     is checked after the store: another store's clerk learns nothing about it)."""
     if qr_token is not None:
@@ -116,8 +187,7 @@ def _task_of_code(session: Session, settings: QrSettings, now: dt.datetime, *,
     else:
         code = tokens.parse_short_code(short_code or "")
         task_id, store_id = code.task_id, None
-    task = session.scalar(select(StoreTask).where(StoreTask.id == task_id)
-                          .with_for_update(of=StoreTask))
+    task = _task_for_claim(session, task_id)
     if task is None or (store_id is not None and task.store_id != store_id):
         raise tokens.InvalidQr("This code names no task.")
     if qr_token is None:
@@ -125,7 +195,7 @@ def _task_of_code(session: Session, settings: QrSettings, now: dt.datetime, *,
         # a rotated QR reads as not valid (it cannot be told from a mistyped one).
         if not code.matches(task.qr_nonce, settings.keyring):
             raise tokens.InvalidQr("This short code is not valid; check it against the sheet.")
-        expires_at = expiry_of(task, settings.grace)
+        expires_at = (task.due_at or task.campaign_ends_at) + settings.grace
         if now >= expires_at:
             raise tokens.QrExpired("This code has expired; ask for a fresh sheet.",
                                    expired_at=expires_at.isoformat())
@@ -138,38 +208,35 @@ def claim_by_qr(*, session: Session, actor: User, settings: QrSettings,
                 client_id: str | None = None, scanned_at: dt.datetime | None = None,
                 now: dt.datetime | None = None) -> ClaimResult:
     """Claim the task a scanned code (or a typed short code) names, with every check of
-    SPEC §4; nothing written on refusal."""
+    SPEC §4; nothing written on refusal.
+
+    Built for a burst of scans on one task: one read decides re-scans and refusals without a
+    lock, so losers never queue; a scan that can win takes the place and writes its claim in one
+    statement (``tasks.take_claim``, conditional on capacity: the database decides the race),
+    then the event row, and the change-feed row at commit."""
     now = now or utcnow()
     task, nonce = _task_of_code(session, settings, now, qr_token=qr_token, short_code=short_code)
     if actor.role != policy.CLERK or actor.store_id != task.store_id:
-        raise Forbidden(f"This task belongs to store {task.store.code}.", error="wrong_store",
-                        store=task.store.code)
+        raise Forbidden(f"This task belongs to store {task.store_code}.", error="wrong_store",
+                        store=task.store_code)
     if nonce is not None and task.qr_nonce != nonce:
         raise Gone("This code was replaced by a newer one; scan the current sheet.",
                    error="qr_revoked")
-    mine = next((claim for claim in task.claims if claim.user_id == actor.id), None)
-    if mine is not None:  # a re-scan by a holder is the same claim, whatever happened since
-        db.commit(session)
-        return ClaimResult(task=task, created=False, username=actor.username,
-                           claimed_at=mine.claimed_at)
-    campaign: Campaign = task.campaign
-    if task.status in NOT_CLAIMABLE_TASK or campaign.status in NOT_CLAIMABLE_CAMPAIGN:
-        raise Conflict(f"The task is {task.status} (campaign {campaign.status}); it cannot be claimed.",
-                       error="task_not_claimable", status=task.status,
-                       campaign_status=campaign.status)
-    before = {"status": task.status, "claimants": sorted(c.user.username for c in task.claims),
+    if (task.full or task.status in NOT_CLAIMABLE_TASK or task.campaign_status in NOT_CLAIMABLE_CAMPAIGN
+            or any(c.username == actor.username for c in task.holders)):
+        return _refuse_or_rescan(session, actor, task)
+    _forget_loaded_task(session, task.id)
+    before = {"status": task.status, "claimants": sorted(c.username for c in task.holders),
               "version": task.version}
-    tasks.add_claimant(session, task, actor, now, client_id=client_id, scanned_at=scanned_at)
-    task.version += 1
-    task.updated_at = now
-    session.flush()
-    audit.record(session, entity="task", entity_id=task.id, action="claimed", actor=actor,
-                 before=before, after={"status": task.status, "version": task.version,
-                                       "claimants": sorted(c.user.username for c in task.claims),
-                                       "via": "qr"},
-                 client_id=client_id, client_time=scanned_at, at=now)
+    taken = tasks.claim_scanned(session, task_id=task.id, clerk=actor, now=now, before=before,
+                                client_id=client_id, scanned_at=scanned_at)
+    if taken is None:  # someone was faster (or the task changed) since the read: read again
+        return _refuse_or_rescan(session, actor, _task_for_claim(session, task.id))
+    status, version = taken
+    after = [*task.holders, Claimant(actor.username, actor.display_name, now)]
     db.commit(session)
-    return ClaimResult(task=task, created=True, username=actor.username, claimed_at=now)
+    return ClaimResult(task=ClaimedTask(task.id, status, version, after), created=True,
+                       username=actor.username, claimed_at=now)
 
 
 def qr_sheet(*, session: Session, actor: User, campaign_id: int, settings: QrSettings,

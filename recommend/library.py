@@ -9,6 +9,7 @@ import random
 from sqlalchemy import Select, exists, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
+from backend import db
 from backend.auth import policy
 from backend.campaigns.models import Campaign
 from backend.catalog.models import Product
@@ -115,7 +116,7 @@ def create_script(*, session: Session, actor: User, sku: str, locale: str, text:
     session.add(script)
     if status == "approved":
         announce_products(session, {product.sku})
-    session.commit()
+    db.commit(session)
     return _single_view(session, script)
 
 
@@ -143,7 +144,7 @@ def moderate_script(*, session: Session, actor: User, script_id: int, decision: 
     script.moderation_comment = comment or None
     product = session.get(Product, script.product_id)
     announce_products(session, {product.sku})
-    session.commit()
+    db.commit(session)
     return _single_view(session, script)
 
 
@@ -200,7 +201,7 @@ def record_feedback(*, session: Session, actor: User, script_id: int, outcome: s
                               .execution_options(synchronize_session=False)).rowcount
     if not updated:
         raise NotFound(f"No approved script {script_id}.")
-    session.commit()
+    db.commit(session)
     script = session.get(Script, script_id)
     session.refresh(script)
     return {"id": script.id, "uses": script.uses, "conversions": script.conversions,

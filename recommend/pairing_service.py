@@ -10,6 +10,7 @@ import numpy as np
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from backend import db
 from backend.catalog.models import Product, ProductPairing
 from backend.catalog.service import product_by_sku
 from backend.db import utcnow
@@ -84,7 +85,7 @@ def train_pairings(*, session: Session, progress: Callable[[str], None] | None =
     say("store")
     _store(session, product_ids, served, utcnow())
     announce_products(session, None)
-    session.commit()
+    db.commit(session)
     first_source = np.array([served.sources.data[start] if end > start else -1
                              for start, end in zip(served.sources.indptr[:-1], served.sources.indptr[1:])])
     say("scripts")
@@ -117,7 +118,7 @@ def set_pairing_rule(*, session: Session, actor: User, sku: str, other_sku: str,
     else:
         rule.kind = kind
     announce_products(session, {product.sku})
-    session.commit()
+    db.commit(session)
     return pairings_for(session=session, actor=actor, sku=sku, k=10)
 
 
@@ -129,7 +130,7 @@ def remove_pairing_rule(*, session: Session, actor: User, sku: str, other_sku: s
         raise NotFound(f"No {kind} of {other_sku} on {sku}.")
     session.delete(rule)
     announce_products(session, {product.sku})
-    session.commit()
+    db.commit(session)
     return pairings_for(session=session, actor=actor, sku=sku, k=10)
 
 

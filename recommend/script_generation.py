@@ -6,6 +6,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from backend import db
 from backend.campaigns.models import Campaign
 from backend.catalog.models import Product
 from backend.db import utcnow
@@ -63,7 +64,7 @@ def generate_scripts(*, session: Session, generator: ScriptGenerator | None = No
     if rows:
         session.execute(Script.__table__.insert(), rows)
         announce_products(session, None)
-    session.commit()
+    db.commit(session)
     outcomes = generator.outcomes
     fell_back = {key.removeprefix("fallback_"): n for key, n in sorted(outcomes.items())
                  if key.startswith("fallback_")}

@@ -27,8 +27,8 @@ KINDS = ("display_setup", "price_check", "product_push", "photo_audit", "trainin
 # Regions differ a little in how diligent their stores are (a supervisor effect).
 REGION_DILIGENCE = {"EAST": 0.06, "NORTH": 0.0, "SOUTH": 0.03, "WEST": -0.05, "CENTRAL": -0.02}
 TASK_COLUMNS = ("campaign_id", "template_id", "store_id", "template_version", "status", "due_at",
-                "max_claimants", "claimant_count", "checklist_state", "sales", "observed_prices",
-                "quantity", "notes", "review", "late", "submitted_after_cancel",
+                "max_claimants", "claimant_count", "observed_prices",
+                "quantity", "review", "late", "submitted_after_cancel",
                 "instructions_changed", "deviates", "version", "qr_nonce", "created_at", "updated_at",
                 "first_claimed_at", "submitted_at", "reviewed_at")
 
@@ -69,8 +69,7 @@ def _task_row(rng: random.Random, campaign: dict, store_id: int, diligence: floa
               % reviewed.isoformat()) if reviewed else None
     version = 1 + (claimed is not None) + 2 * (submitted is not None) + (reviewed is not None)
     return (campaign["id"], campaign["template_id"], store_id, 1, status, due, 1,
-            int(claimed is not None), '{"shelf": true}' if submitted else "{}", "{}", "{}", None,
-            "[]", review, late, False, False, deviates, version, rng.getrandbits(31), published, updated,
+            int(claimed is not None), "{}", None, review, late, False, False, deviates, version, rng.getrandbits(31), published, updated,
             claimed, submitted, reviewed)
 
 

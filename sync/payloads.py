@@ -1,16 +1,18 @@
 """Task data as sync sends it: the shape of `GET /tasks/{id}` — the task plus each plugged-in
-detail section (recommendations) — with each section computed once per campaign."""
+detail section (recommendations) — built set-based for many tasks at once
+(``backend.tasks.payloads``), with each section computed once per campaign."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from sqlalchemy.orm import Session
 
+from backend.campaigns.models import Campaign
 from backend.org.models import User
 from backend.tasks.models import StoreTask
-from backend.tasks.schemas import StoreTaskSchema
+from backend.tasks.payloads import task_payloads
 from backend.tasks.sections import DetailSection
-
-TASK_SCHEMA = StoreTaskSchema()
 
 
 class TaskPayloads:
@@ -21,12 +23,21 @@ class TaskPayloads:
         self.session, self.actor = session, actor
         self.sections = sections or {}
         self._cache: dict[tuple[str, int], object] = {}
+        self._campaigns: dict[int, Campaign] = {}
 
     def dump(self, task: StoreTask) -> dict:
-        data = TASK_SCHEMA.dump(task)
-        for name, section in self.sections.items():
-            key = (name, task.campaign_id)
-            if key not in self._cache:
-                self._cache[key] = section(self.session, task, self.actor.locale)
-            data[name] = self._cache[key]
-        return data
+        return self.dump_many([task.id])[task.id]
+
+    def dump_many(self, task_ids: list[int]) -> dict[int, dict]:
+        """{task id: data} for those of the ids that exist (scope is the caller's filter)."""
+        payloads = task_payloads(self.session, task_ids, self._campaigns)
+        for data in payloads.values():
+            for name, section in self.sections.items():
+                key = (name, data["campaign_id"])
+                if key not in self._cache:
+                    # A section sees the task's campaign only (that is why it can be cached).
+                    holder = SimpleNamespace(campaign=self._campaigns[data["campaign_id"]],
+                                             campaign_id=data["campaign_id"])
+                    self._cache[key] = section(self.session, holder, self.actor.locale)
+                data[name] = self._cache[key]
+        return payloads

@@ -27,6 +27,7 @@ class SyncPushViews(MethodView):
 
 
 @blp.route("/pull")
+@db.reads_only
 class SyncPullViews(MethodView):
     @allow(*ANY_ROLE)
     @blp.arguments(PullSchema)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import datetime as dt
+import re
 
 from backend.errors import Conflict
+from backend.tasks.rules import checklist_edit_wins, clamp_client_time  # noqa: F401  (the register rules)
 
 
 class MutationGap(Conflict):
@@ -25,20 +26,22 @@ def split_mutation_ids(ids: list[int], last_mutation_id: int) -> tuple[list[int]
     return replay, fresh
 
 
-def clamp_client_time(client_time: dt.datetime | None, previous: dt.datetime | None,
-                      received_at: dt.datetime) -> dt.datetime:
-    """A client's clock is trusted only between its previous accepted time and now."""
-    effective = client_time or received_at
-    if previous is not None and effective < previous:
-        effective = previous
-    return min(effective, received_at)
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-def checklist_edit_wins(*, effective_time: dt.datetime, client_id: str,
-                        current: dict | None) -> bool:
-    """Last-writer-wins per item by effective client time; ties go to the larger client id,
-    so every replica decides the same way whatever the arrival order."""
-    if not current or "client_time" not in current:
-        return True
-    current_time = dt.datetime.fromisoformat(current["client_time"])
-    return (effective_time, client_id) >= (current_time, current.get("client_id") or "")
+def storable(value):
+    """Client text made safe to store and to echo: lone UTF-16 surrogates (valid in JSON, not
+    in UTF-8) become U+FFFD and NUL characters are dropped, in strings, keys and nested values."""
+    if isinstance(value, str):
+        return _LONE_SURROGATE.sub("\ufffd", value).replace("\x00", "")
+    if isinstance(value, dict):
+        return {storable(str(key)): storable(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [storable(item) for item in value]
+    return value
+
+
+def rejection(error: str, message: str, details: dict | None) -> dict:
+    """A stored rejection: the stable code, a message and details, all safe to store."""
+    return {"status": "rejected", "error": error, "message": storable(message)[:500],
+            "details": storable(details) if details else None}

@@ -6,6 +6,7 @@ from marshmallow import validate
 from backend.catalog.schemas import SKU
 from backend.common.schemas import Instant, StrictSchema, Text
 from backend.errors import PayloadTooLarge
+from qr.schemas import TaskCodeSchema
 
 MAX_MUTATIONS = 500
 ID = dict(required=True, validate=validate.Range(min=1, max=2**62))
@@ -13,8 +14,25 @@ CLIENT_ID = Text(required=True, validate=validate.Regexp(
     r"^[A-Za-z0-9][A-Za-z0-9_.:-]{7,63}$", error="Use the app's install UUID (8-64 characters)."))
 
 
-class MutationSchema(StrictSchema):
+class MutationEnvelopeSchema(ma.Schema):
+    """A queued mutation as the push envelope checks it: only its id, which orders the queue.
+    Whatever else it holds is the mutation's own business — a bad name, bad arguments or an
+    unknown field become a stored rejection of that mutation (``MutationSchema``), never a
+    refused push that would block the phone's queue."""
+
+    class Meta:
+        unknown = ma.INCLUDE
+
     id = ma.fields.Integer(**ID)
+    name = ma.fields.Raw(metadata={"description": "the mutation's name (string)"})
+    args = ma.fields.Raw(metadata={"description": "its arguments (object)"})
+    client_time = ma.fields.Raw(allow_none=True, metadata={
+        "description": "when the edit happened on the phone (ISO 8601 with timezone)"})
+
+
+class MutationSchema(StrictSchema):
+    """One mutation's name, arguments and client time, checked on its own."""
+
     name = Text(required=True, validate=validate.Length(min=1, max=40))
     args = ma.fields.Dict(keys=ma.fields.String(), required=True)
     client_time = Instant(allow_none=True)
@@ -23,7 +41,7 @@ class MutationSchema(StrictSchema):
 class PushSchema(StrictSchema):
     client_id = CLIENT_ID
     schema_version = ma.fields.Integer(required=True, validate=validate.Equal(1))
-    mutations = ma.fields.List(ma.fields.Nested(MutationSchema), required=True)
+    mutations = ma.fields.List(ma.fields.Nested(MutationEnvelopeSchema), required=True)
 
     @ma.pre_load
     def _at_most_500(self, data, **_kwargs):
@@ -76,8 +94,12 @@ class TaskArgs(StrictSchema):
     task_id = ma.fields.Integer(**ID)
 
 
-class ClaimArgs(TaskArgs):
-    qr_token = Text(required=True, validate=validate.Length(min=1, max=200))
+class ClaimArgs(TaskCodeSchema):
+    """A scanned token or a typed short code names its task; ``task_id``, when given, must
+    agree with it."""
+
+    task_id = ma.fields.Integer(validate=validate.Range(min=1, max=2**62), load_default=None,
+                                allow_none=True)
     scanned_at = Instant(allow_none=True)
 
 
@@ -111,8 +133,14 @@ class MarkReadArgs(StrictSchema):
     notification_id = ma.fields.Integer(**ID)
 
 
+class ScriptFeedbackArgs(StrictSchema):
+    script_id = ma.fields.Integer(**ID)
+    outcome = Text(required=True, validate=validate.OneOf(["used", "converted", "dismissed"]))
+
+
 ARG_SCHEMAS = {
     "claim_task": ClaimArgs(), "unclaim_task": TaskArgs(), "start_task": TaskArgs(),
     "set_checklist_item": ChecklistArgs(), "record_sale": SaleArgs(), "add_note": NoteArgs(),
     "attach_photo": PhotoArgs(), "submit_task": SubmitArgs(), "mark_read": MarkReadArgs(),
+    "script_feedback": ScriptFeedbackArgs(),
 }

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
+from dataclasses import dataclass
 
 import marshmallow as ma
 from sqlalchemy import or_, select
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from backend import db
 from backend.auth import policy
-from backend.changefeed import Change, high_water
+from backend import changefeed
+from backend.changefeed import Change, Position
 from backend.db import utcnow
 from backend.errors import DomainError, Forbidden
 from backend.org.models import User
+from backend.tasks import progress
 from backend.tasks import service as tasks
 from backend.tasks.models import StoreTask
 from backend.tasks.sections import DetailSection
@@ -25,7 +30,10 @@ from sync import cursor as cursors
 from sync import handlers, rules
 from sync.models import SyncClient, SyncMutation
 from sync.payloads import TaskPayloads
-from sync.schemas import ARG_SCHEMAS
+from sync.schemas import ARG_SCHEMAS, MutationSchema
+
+log = logging.getLogger(__name__)
+MUTATION_SCHEMA = MutationSchema()
 
 NOTIFICATION_SCHEMA = NotificationSchema()
 NOTIFICATION_SNAPSHOT_DAYS = 30  # a bootstrap brings the last month of the inbox
@@ -55,14 +63,6 @@ def _client_for_pull(session: Session, actor: User, client_id: str) -> int:
     return client.last_mutation_id
 
 
-def task_id_of(args) -> int | None:
-    """The task a mutation names, if it names one that can exist (any client input is possible)."""
-    task_id = args.get("task_id") if isinstance(args, dict) else None
-    if isinstance(task_id, int) and not isinstance(task_id, bool) and 0 < task_id < 2**62:
-        return task_id
-    return None
-
-
 def _locked_client(session: Session, client_id: str) -> SyncClient:
     return session.scalar(select(SyncClient).where(SyncClient.client_id == client_id)
                           .with_for_update().execution_options(populate_existing=True))
@@ -70,60 +70,217 @@ def _locked_client(session: Session, client_id: str) -> SyncClient:
 
 # ---- push -----------------------------------------------------------------------------------
 
-def _result(session: Session, actor: User, record: SyncMutation, task_id: int | None,
-            with_entity: bool, payloads: TaskPayloads) -> dict:
-    result = {"id": record.mutation_id, "status": record.status}
-    if record.status == "rejected":
-        result["error"], result["message"] = record.error, record.message
-    if record.details:
-        result["details"] = record.details
-    task = handlers.entity_of(session, actor, task_id) if with_entity and task_id else None
-    result["entity"] = payloads.dump(task) if task is not None else None
-    return result
+@dataclass
+class _Mutation:
+    """One new mutation, checked on its own: either loaded arguments or its rejection."""
+
+    id: int
+    name: str
+    args: dict | None
+    client_time: dt.datetime | None
+    rejection: dict | None = None
 
 
-def _rejected(client: SyncClient, mutation: dict, error: str, message: str,
-              details: dict | None) -> SyncMutation:
-    return SyncMutation(client_id=client.client_id, mutation_id=mutation["id"], name=mutation["name"],
-                        status="rejected", error=error, message=message[:500], details=details,
-                        client_time=mutation.get("client_time"))
+class _Fallback(Exception):
+    """The set-based attempt hit a database error or a task changed under it: redo the push
+    with one SAVEPOINT per mutation."""
 
 
-def _apply_one(session: Session, actor: User, client: SyncClient, mutation: dict,
-               qr_settings: QrSettings, received_at: dt.datetime) -> SyncMutation:
-    """Apply one mutation inside its own SAVEPOINT: all of it, or none of it plus a rejection."""
-    schema = ARG_SCHEMAS.get(mutation["name"])
-    if schema is None:
-        return _rejected(client, mutation, "unknown_mutation",
-                         f"Unknown mutation '{mutation['name']}'.", None)
+def _parse(mutation: dict) -> _Mutation:
+    """Any client input becomes either loaded arguments or a stored rejection, never a refused
+    push (a lone surrogate in a name, an unknown field, a bad client time...)."""
+    body = {key: value for key, value in mutation.items() if key != "id"}
+    name = rules.storable(str(body.get("name")))[:40]
     try:
-        args = schema.load(mutation["args"])
+        loaded = MUTATION_SCHEMA.load(body)
     except ma.ValidationError as exc:
-        return _rejected(client, mutation, "invalid_args", "The mutation's arguments are invalid.",
-                         {"errors": exc.normalized_messages()})
-    savepoint = session.begin_nested()
-    record = SyncMutation(client_id=client.client_id, mutation_id=mutation["id"],
-                          name=mutation["name"], status="applied",
-                          client_time=mutation.get("client_time"))
+        errors = exc.normalized_messages()
+        if "name" in errors:
+            return _Mutation(mutation["id"], name, None, None, rules.rejection(
+                "unknown_mutation", "The mutation's name is not one this server knows.", None))
+        return _Mutation(mutation["id"], name, None, None, rules.rejection(
+            "invalid_args", "The mutation is invalid.", {"errors": errors}))
+    name, client_time = loaded["name"], loaded.get("client_time")
+    schema = ARG_SCHEMAS.get(name)
+    if schema is None:
+        return _Mutation(mutation["id"], name, None, client_time, rules.rejection(
+            "unknown_mutation", f"Unknown mutation '{name}'.", None))
     try:
-        session.add(record)
+        args = schema.load(loaded["args"])
+    except ma.ValidationError as exc:
+        return _Mutation(mutation["id"], name, None, client_time, rules.rejection(
+            "invalid_args", "The mutation's arguments are invalid.",
+            {"errors": exc.normalized_messages()}))
+    return _Mutation(mutation["id"], name, args, client_time)
+
+
+def _rejected(exc: DomainError) -> dict:
+    details = dict(exc.details) or None
+    if exc.errors:
+        details = {**(details or {}), "errors": exc.errors}
+    return rules.rejection(exc.error, exc.message, details)
+
+
+def _accepted_time(last: dt.datetime | None, client_time: dt.datetime | None,
+                   received_at: dt.datetime) -> dt.datetime | None:
+    """Later edits of this client are clamped to the latest time it got accepted with."""
+    if client_time is None:
+        return last
+    return max(filter(None, (last, rules.clamp_client_time(client_time, last, received_at))))
+
+
+class _Push:
+    """Applies one push's new mutations in order inside the caller's transaction.
+
+    Set-based (``careful=False``): runs of progress mutations go to ``progress.apply`` as one
+    batch each; other mutations run through their service in a SAVEPOINT (a rejection rolls
+    back what the service did). Any database error → ``_Fallback``.
+    Careful: the named tasks are locked up front and every mutation gets its own SAVEPOINT; a
+    database error rejects that mutation only; a transient one (deadlock) aborts the attempt.
+    """
+
+    def __init__(self, session: Session, actor: User, client: SyncClient, qr_settings: QrSettings,
+                 received_at: dt.datetime, careful: bool):
+        self.session, self.actor, self.client = session, actor, client
+        self.qr_settings, self.received_at, self.careful = qr_settings, received_at, careful
+        self.batch = progress.Batch()
+        self.last_time = client.last_client_time
+        self.results: dict[int, dict] = {}
+        self.pending: list[tuple[_Mutation, progress.Edit]] = []
+
+    def run(self, mutations: list[_Mutation]) -> None:
+        with db.caller_owns_transaction(self.session):
+            for mutation in mutations:
+                if mutation.rejection is not None:
+                    self._store(mutation, mutation.rejection)
+                elif mutation.name in handlers.PROGRESS:
+                    kind, fields = handlers.PROGRESS[mutation.name]
+                    edit = progress.Edit(kind=kind, task_id=mutation.args["task_id"],
+                                         args={f: mutation.args[f] for f in fields},
+                                         client_time=mutation.client_time)
+                    if self.careful:
+                        self._guarded(mutation, lambda edit=edit: self._progress_one(mutation, edit))
+                    else:
+                        self.pending.append((mutation, edit))
+                else:
+                    # The progress so far is settled (re-checked under the task locks) before a
+                    # lifecycle change could make that check fail on this push's own doing.
+                    self._settle_progress()
+                    self._guarded(mutation, lambda: self._handle(mutation))
+            self._flush_progress()
+
+    def finish(self) -> None:
+        """Lock the touched tasks, re-check, bump their versions: the last step before the
+        commit, so the task rows stay locked only for the commit."""
+        if self.batch.touched or self.batch.events:
+            progress.finish(self.session, self.actor, self.batch, self.received_at)
+
+    def _settle_progress(self) -> None:
+        self._flush_progress()
+        self.finish()
+
+    def _store(self, mutation: _Mutation, result: dict, task_id: int | None = None) -> None:
+        self.results[mutation.id] = {
+            **result, "mutation_id": mutation.id, "name": mutation.name,
+            "client_time": mutation.client_time,
+            "entity_id": task_id if task_id is not None else handlers.task_id_of(mutation.args)}
+
+    def _flush_progress(self) -> None:
+        if not self.pending:
+            return
+        edits = [edit for _, edit in self.pending]
+        outcomes, self.last_time = progress.apply(
+            self.session, self.actor, edits, self.batch, client_id=self.client.client_id,
+            last_client_time=self.last_time, received_at=self.received_at)
+        for (mutation, _), outcome in zip(self.pending, outcomes):
+            self._store(mutation, rules.rejection(outcome.error, outcome.message, outcome.details)
+                        if outcome.status == "rejected" else {"status": "applied"})
+        self.pending.clear()
+
+    def _progress_one(self, mutation: _Mutation, edit: progress.Edit) -> None:
+        own = progress.Batch()  # merged only once its SAVEPOINT is released
+        outcomes, last_time = progress.apply(
+            self.session, self.actor, [edit], own, client_id=self.client.client_id,
+            last_client_time=self.last_time, received_at=self.received_at)
+        return outcomes[0], last_time, own
+
+    def _handle(self, mutation: _Mutation):
         context = handlers.MutationContext(
-            session=session, actor=actor, client=client, record=record, args=args,
-            client_time=mutation.get("client_time"), received_at=received_at,
-            qr_settings=qr_settings)
-        handlers.HANDLERS[mutation["name"]](context)
-        if mutation.get("client_time") is not None and record.status == "applied":
-            # Later edits of this client are clamped to the latest time it got accepted with.
-            client.last_client_time = max(filter(None, (client.last_client_time, rules.clamp_client_time(
-                mutation["client_time"], client.last_client_time, received_at))))
-        savepoint.commit()
-        return record
-    except DomainError as exc:
-        savepoint.rollback()
-        details = dict(exc.details) or None
-        if exc.errors:
-            details = {**(details or {}), "errors": exc.errors}
-        return _rejected(client, mutation, exc.error, exc.message, details)
+            session=self.session, actor=self.actor, client_id=self.client.client_id,
+            args=mutation.args, client_time=mutation.client_time, received_at=self.received_at,
+            qr_settings=self.qr_settings)
+        task_id = handlers.HANDLERS[mutation.name](context)
+        return progress.Outcome(), _accepted_time(self.last_time, mutation.client_time,
+                                                  self.received_at), task_id
+
+    def _guarded(self, mutation: _Mutation, apply) -> None:
+        savepoint = self.session.begin_nested()
+        try:
+            outcome, last_time, extra = apply()
+            savepoint.commit()
+        except DomainError as exc:
+            savepoint.rollback()
+            self._store(mutation, _rejected(exc))
+            return
+        except OperationalError:
+            raise  # transient (deadlock, lock timeout, connection): the whole attempt again
+        except Exception as exc:
+            if not self.careful:
+                raise _Fallback(mutation.id) from exc
+            savepoint.rollback()
+            log.warning("mutation %s of %s refused by the database: %r", mutation.id,
+                        self.client.client_id, exc)
+            self._store(mutation, rules.rejection(
+                "storage_refused", "The database refused this mutation's data.", None))
+            return
+        if isinstance(extra, progress.Batch):
+            self.batch.touched.update({task_id: self.batch.touched.get(task_id, False) or needs
+                                       for task_id, needs in extra.touched.items()})
+            self.batch.events.extend(extra.events)
+            task_id = None
+        else:
+            task_id = extra
+        self.last_time = last_time
+        self._store(mutation, rules.rejection(outcome.error, outcome.message, outcome.details)
+                    if outcome.status == "rejected" else {"status": "applied"}, task_id)
+
+
+def _push_once(session: Session, actor: User, client_id: str, mutations: list[dict],
+               qr_settings: QrSettings, careful: bool) -> tuple[int, dict[int, dict]]:
+    """One attempt: (last mutation id, result of every mutation of the push by id), committed."""
+    client = _bind_client(session, actor, client_id)  # locked: one push per client at a time
+    replay, fresh = rules.split_mutation_ids([m["id"] for m in mutations], client.last_mutation_id)
+    named = {m["id"]: handlers.task_id_of(m.get("args")) for m in mutations}
+    results = {row.mutation_id: {"mutation_id": row.mutation_id, "status": row.status,
+                                 "error": row.error, "message": row.message, "details": row.details,
+                                 # results stored before push v2 did not keep their task
+                                 "entity_id": row.entity_id or named.get(row.mutation_id)}
+               for row in session.scalars(select(SyncMutation).where(
+                   SyncMutation.client_id == client_id, SyncMutation.mutation_id.in_(replay)))
+               } if replay else {}
+    received_at = utcnow()
+    if fresh:
+        new = [_parse(m) for m in mutations if m["id"] > client.last_mutation_id]
+        if careful:
+            tasks.lock_tasks(session, [task_id for m in new
+                                       if (task_id := handlers.task_id_of(m.args)) is not None])
+        attempt = _Push(session, actor, client, qr_settings, received_at, careful)
+        attempt.run(new)
+        session.execute(SyncMutation.__table__.insert(), [
+            dict(client_id=client_id, mutation_id=r["mutation_id"], name=r["name"],
+                 status=r["status"], error=r.get("error"), message=r.get("message"),
+                 details=r.get("details"), entity_type="task" if r["entity_id"] else None,
+                 entity_id=r["entity_id"], client_time=r["client_time"], applied_at=received_at)
+            for r in (attempt.results[m.id] for m in new)])
+        results.update(attempt.results)
+        client.last_mutation_id = fresh[-1]
+        client.last_client_time = attempt.last_time
+        session.flush()
+        attempt.finish()
+    client.last_seen_at = received_at
+    last = client.last_mutation_id
+    db.commit(session)
+    return last, results
 
 
 def push(*, session: Session, actor: User, client_id: str, schema_version: int,
@@ -131,42 +288,57 @@ def push(*, session: Session, actor: User, client_id: str, schema_version: int,
          sections: dict[str, DetailSection] | None = None) -> dict:
     """Answer every mutation exactly once: stored results for retries, new ones applied in order.
 
-    The new mutations of one push share a transaction, each in its own SAVEPOINT, and the
-    answer is sent only after that transaction committed: "applied" is never a write that a
-    later failure rolled back. If the commit itself fails, nothing is applied and nothing is
-    stored, and the phone's retry starts over.
+    The new mutations of one push share a transaction and the answer is sent only after it
+    committed: "applied" is never a write that a later failure rolled back. They are applied
+    set-based first; a database error (or a task changed under the push) rolls everything
+    back and the push is applied again with one SAVEPOINT per mutation, where such an error
+    rejects only its own mutation. A transient error (deadlock) retries the push, twice.
     """
-    client = _bind_client(session, actor, client_id)  # locked: one push per client at a time
-    ids = [mutation["id"] for mutation in mutations]
-    replay, fresh = rules.split_mutation_ids(ids, client.last_mutation_id)
-    stored = {record.mutation_id: record for record in session.scalars(
-        select(SyncMutation).where(SyncMutation.client_id == client_id,
-                                   SyncMutation.mutation_id.in_(replay)))} if replay else {}
-    received_at = utcnow()
-    if fresh:
-        tasks.lock_tasks(session, [task_id for m in mutations if m["id"] in set(fresh)
-                                   and (task_id := task_id_of(m["args"])) is not None])
-        with db.caller_owns_transaction(session):
-            for mutation in mutations:
-                if mutation["id"] in stored:
-                    continue
-                record = _apply_one(session, actor, client, mutation, qr_settings, received_at)
-                session.add(record)
-                stored[mutation["id"]] = record
-        client.last_mutation_id = fresh[-1]
-    client.last_seen_at = received_at
-    session.commit()
-    # Entities after the commit: every rejection gets its task's state, and so does the
-    # last applied mutation of each task (earlier ones would repeat it).
-    last_touch = {task_id_of(m["args"]): m["id"] for m in mutations}
-    payloads = TaskPayloads(session, actor, sections)
-    answers = [_result(session, actor, stored[m["id"]], task_id_of(m["args"]),
-                       with_entity=stored[m["id"]].status == "rejected"
-                       or last_touch.get(task_id_of(m["args"])) == m["id"], payloads=payloads)
-               for m in mutations]
-    last = client.last_mutation_id
-    session.commit()
-    return {"last_mutation_id": last, "results": answers}
+    careful = False
+    for attempt in range(4):
+        try:
+            last, results = _push_once(session, actor, client_id, mutations, qr_settings, careful)
+            break
+        except (_Fallback, progress.StaleProgress, SQLAlchemyError) as exc:
+            session.rollback()
+            if attempt == 3 or (careful and not isinstance(
+                    exc, (OperationalError, progress.StaleProgress))):
+                raise
+            log.info("push of %s: attempt %d falls back to one savepoint per mutation: %r",
+                     client_id, attempt + 1, exc)
+            careful = True
+    return {"last_mutation_id": last, "results": _answers(session, actor, mutations, results, sections)}
+
+
+def _answers(session: Session, actor: User, mutations: list[dict], results: dict[int, dict],
+             sections: dict[str, DetailSection] | None) -> list[dict]:
+    """Entities after the commit, built set-based: every rejection gets its task's state, and
+    so does the last applied lifecycle mutation (claim, start, unclaim, submit) of each task —
+    the server decided something there the phone cannot compute. An applied progress edit
+    (tick, sale, note, photo) gets none: the phone holds its own edit, the next pull brings
+    the others', and a hundred ticks do not come back as a hundred whole tasks."""
+    lifecycle = [m for m in mutations if results[m["id"]]["status"] == "applied"
+                 and isinstance(m.get("name"), str) and m["name"] in handlers.HANDLERS]
+    last_touch = {results[m["id"]]["entity_id"]: m["id"] for m in lifecycle}
+    wanted = {m["id"] for m in mutations if results[m["id"]]["entity_id"] is not None and (
+        results[m["id"]]["status"] == "rejected"
+        or last_touch.get(results[m["id"]]["entity_id"]) == m["id"])}
+    task_ids = {results[i]["entity_id"] for i in wanted}
+    visible = set(session.scalars(select(StoreTask.id).where(
+        StoreTask.id.in_(task_ids), policy.store_scope(actor, StoreTask.store_id)))) if task_ids else set()
+    payloads = TaskPayloads(session, actor, sections).dump_many(sorted(visible))
+    answers = []
+    for mutation in mutations:
+        record = results[mutation["id"]]
+        answer = {"id": mutation["id"], "status": record["status"]}
+        if record["status"] == "rejected":
+            answer["error"], answer["message"] = record["error"], record["message"]
+        if record.get("details"):
+            answer["details"] = record["details"]
+        answer["entity"] = payloads.get(record["entity_id"]) if mutation["id"] in wanted else None
+        answers.append(answer)
+    session.rollback()  # reads only: end the snapshot
+    return answers
 
 
 # ---- pull -----------------------------------------------------------------------------------
@@ -182,11 +354,11 @@ def _change_scope(actor: User):
     return or_(Change.store_id == (actor.store_id or -1), own)
 
 
-def _tasks_in_scope(session: Session, actor: User, ids: list[int]) -> dict[int, StoreTask]:
+def _tasks_in_scope(session: Session, actor: User, ids: list[int]) -> list[int]:
     if not ids:
-        return {}
-    return {task.id: task for task in session.scalars(
-        select(StoreTask).where(StoreTask.id.in_(ids), policy.store_scope(actor, StoreTask.store_id)))}
+        return []
+    return list(session.scalars(select(StoreTask.id).where(
+        StoreTask.id.in_(ids), policy.store_scope(actor, StoreTask.store_id))))
 
 
 def _notifications_of(session: Session, actor: User, ids: list[int]) -> dict[int, dict]:
@@ -205,11 +377,12 @@ def _render_notifications(session: Session, actor: User, rows) -> dict[int, dict
 
 def _snapshot_tasks(session: Session, actor: User, after_id: int, limit: int,
                     payloads: TaskPayloads) -> tuple[list[dict], bool]:
-    tasks = session.scalars(select(StoreTask).where(policy.store_scope(actor, StoreTask.store_id),
-                                                    StoreTask.id > after_id)
-                            .order_by(StoreTask.id).limit(limit + 1)).all()
-    return ([{"entity": "task", "op": "put", "id": task.id, "data": payloads.dump(task)}
-             for task in tasks[:limit]], len(tasks) > limit)
+    ids = list(session.scalars(select(StoreTask.id).where(policy.store_scope(actor, StoreTask.store_id),
+                                                          StoreTask.id > after_id)
+                               .order_by(StoreTask.id).limit(limit + 1)))
+    data = payloads.dump_many(ids[:limit])
+    return ([{"entity": "task", "op": "put", "id": task_id, "data": data[task_id]}
+             for task_id in ids[:limit] if task_id in data], len(ids) > limit)
 
 
 def _snapshot_notifications(session: Session, actor: User, after_id: int, limit: int,
@@ -228,70 +401,73 @@ _SNAPSHOT = {"task": _snapshot_tasks, "notification": _snapshot_notifications}
 _AFTER = {"task": "notification", "notification": None}
 
 
-def _snapshot_page(session: Session, actor: User, start_seq: int, entity: str, after_id: int,
+def _snapshot_page(session: Session, actor: User, start: Position, entity: str, after_id: int,
                    limit: int, scope: str, payloads: TaskPayloads) -> tuple[list[dict], str, bool]:
     changes: list[dict] = []
     while True:
         page, more = _SNAPSHOT[entity](session, actor, after_id, limit - len(changes), payloads)
         changes += page
         if more:
-            following = cursors.Cursor(seq=start_seq, scope=scope, snapshot_after=page[-1]["id"],
+            following = cursors.Cursor(position=start, scope=scope, snapshot_after=page[-1]["id"],
                                        snapshot_entity=entity)
             return changes, cursors.encode(following), True
         entity, after_id = _AFTER[entity], 0
         if entity is None:
-            return changes, cursors.encode(cursors.Cursor(seq=start_seq, scope=scope)), False
+            return changes, cursors.encode(cursors.Cursor(position=start, scope=scope)), False
         if len(changes) >= limit:
-            following = cursors.Cursor(seq=start_seq, scope=scope, snapshot_after=0, snapshot_entity=entity)
+            following = cursors.Cursor(position=start, scope=scope, snapshot_after=0,
+                                       snapshot_entity=entity)
             return changes, cursors.encode(following), True
+
+
+def _current_state(session: Session, actor: User, rows: list[Change],
+                   sections: dict[str, DetailSection] | None) -> list[dict]:
+    """Each entity of the page once, as it is now: a put if it exists in the actor's scope,
+    else a delete. The feed says *what* changed; the answer never depends on the order in which
+    a page's rows of one entity were written."""
+    touched = list(dict.fromkeys((row.entity, row.entity_id) for row in rows))
+    tasks_now = TaskPayloads(session, actor, sections).dump_many(
+        _tasks_in_scope(session, actor, [i for entity, i in touched if entity == "task"]))
+    notifications_now = _notifications_of(session, actor,
+                                          [i for entity, i in touched if entity == "notification"])
+    changes = []
+    for entity, entity_id in touched:
+        if entity == "notification":
+            data = notifications_now.get(entity_id)
+        else:
+            data = tasks_now.get(entity_id)
+        if data is not None:
+            changes.append({"entity": entity, "op": "put", "id": entity_id, "data": data})
+        else:  # deleted, or no longer in this actor's scope
+            changes.append({"entity": entity, "op": "delete", "id": entity_id, "data": {}})
+    return changes
 
 
 def pull(*, session: Session, actor: User, client_id: str, cursor: str | None,
          schema_version: int, limit: int, sections: dict[str, DetailSection] | None = None) -> dict:
     """A page of the actor's scope: a snapshot (cursor null, reset) or the changes since cursor."""
+    position = cursors.decode(cursor) if cursor else None
     last_mutation_id = _client_for_pull(session, actor, client_id)
     scope = cursors.scope_of(actor)
-    committed, purged_through = high_water(session)
-    position = cursors.decode(cursor) if cursor else None
-    reset = position is not None and (position.scope != scope or (
-        position.snapshot_after is None and position.seq < purged_through))
+    reset = position is not None and (position.legacy or position.scope != scope or (
+        position.snapshot_after is None
+        and position.position.horizon <= changefeed.purged_through(session)))
     if position is None or reset or position.snapshot_after is not None:
         fresh = position is None or reset
-        start = committed if fresh else position.seq
+        # The horizon is read before the snapshot's rows: whatever the snapshot misses is at
+        # or above it, and the deltas start there.
+        start = Position(changefeed.horizon(session)) if fresh else position.position
         entity = "task" if fresh else position.snapshot_entity
         after = 0 if fresh else position.snapshot_after
         changes, next_cursor, has_more = _snapshot_page(session, actor, start, entity, after, limit, scope,
                                                         TaskPayloads(session, actor, sections))
-        session.commit()
+        session.rollback()  # a read: end the transaction, commit nothing
         return {"cursor": next_cursor, "has_more": has_more, "reset": reset,
                 "last_mutation_id": last_mutation_id, "changes": changes}
-    statement = select(Change).where(Change.seq > position.seq).order_by(Change.seq).limit(limit + 1)
-    scope_filter = _change_scope(actor)
-    if scope_filter is not None:
-        statement = statement.where(scope_filter)
-    rows = session.scalars(statement).all()
-    has_more = len(rows) > limit
-    rows = rows[:limit]
-    latest: dict[tuple[str, int], str] = {}
-    for row in rows:  # several changes of one entity in a page: its current state once
-        latest.pop((row.entity, row.entity_id), None)
-        latest[(row.entity, row.entity_id)] = row.op
-    wanted = [key for key, op in latest.items() if op == "put"]
-    tasks_now = _tasks_in_scope(session, actor, [i for entity, i in wanted if entity == "task"])
-    notifications_now = _notifications_of(session, actor, [i for entity, i in wanted if entity == "notification"])
-    changes = []
-    payloads = TaskPayloads(session, actor, sections)
-    for (entity, entity_id), op in latest.items():
-        if entity == "notification":
-            data = notifications_now.get(entity_id)
-        else:
-            task = tasks_now.get(entity_id)
-            data = payloads.dump(task) if task is not None else None
-        if op == "put" and data is not None:
-            changes.append({"entity": entity, "op": "put", "id": entity_id, "data": data})
-        else:  # deleted, or no longer in this actor's scope
-            changes.append({"entity": entity, "op": "delete", "id": entity_id, "data": {}})
-    new_seq = rows[-1].seq if rows else max(position.seq, 0)
-    session.commit()
-    return {"cursor": cursors.encode(cursors.Cursor(seq=new_seq, scope=scope)), "has_more": has_more,
-            "reset": False, "last_mutation_id": last_mutation_id, "changes": changes}
+    rows, following, has_more = changefeed.read_page(session, position.position,
+                                                      _change_scope(actor), limit)
+    changes = _current_state(session, actor, rows, sections)
+    session.rollback()  # a read: end the transaction, commit nothing
+    return {"cursor": cursors.encode(cursors.Cursor(position=following, scope=scope)),
+            "has_more": has_more, "reset": False, "last_mutation_id": last_mutation_id,
+            "changes": changes}

@@ -75,9 +75,12 @@ class Factory:
         return campaign
 
     def headers(self, user: User) -> dict:
+        """A valid bearer token of the user as the database knows them now (session epoch)."""
+        self.session.refresh(user)
         token = issue_access_token(user_id=user.id, role=user.role,
                                    secret=self.app.config["SECRET_KEY"], ttl_seconds=900,
-                                   now=utcnow())
+                                   now=utcnow(), epoch=user.session_epoch)
+        self.session.commit()
         return {"Authorization": f"Bearer {token}"}
 
     def scalar(self, statement):

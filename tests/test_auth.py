@@ -3,6 +3,7 @@
 import datetime as dt
 
 from backend.auth.models import RefreshToken
+from backend.auth.throttle import SignInThrottle, ThrottleRules
 from backend.auth.tokens import issue_access_token
 from tests.factories import PASSWORD
 
@@ -84,3 +85,73 @@ def test_role_comes_from_the_database_not_the_token(make, client, app):
     response = client.post("/api/v1/regions", json={"code": "WEST", "name": "West"},
                            headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 403 and response.json["error"] == "forbidden_role"
+
+
+def _refresh(client, token):
+    return client.post("/api/v1/auth/refresh", json={"refresh_token": token})
+
+
+def test_password_change_ends_every_token_of_before(make, client):
+    w = make.world()
+    phone, laptop = login(client, "clerk1").json, login(client, "clerk1").json
+    changed = client.patch("/api/v1/users/clerk1", json={"password": "brand-new-pass-2026"},
+                           headers=w.h["admin"])
+    assert changed.status_code == 200, changed.json
+    for tokens in (phone, laptop):
+        refreshed = _refresh(client, tokens["refresh_token"])
+        assert (refreshed.status_code, refreshed.json["error"]) == (401, "session_ended")
+        me = client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {tokens['access_token']}"})
+        assert me.status_code == 401
+    fresh = login(client, "clerk1", "brand-new-pass-2026")
+    assert fresh.status_code == 200 and _refresh(client, fresh.json["refresh_token"]).status_code == 200
+
+
+def test_deactivate_then_reactivate_does_not_revive_old_tokens(make, client):
+    w = make.world()
+    tokens = login(client, "clerk1").json
+    for active in (False, True):
+        response = client.patch("/api/v1/users/clerk1", json={"active": active}, headers=w.h["admin"])
+        assert response.status_code == 200, response.json
+    assert _refresh(client, tokens["refresh_token"]).status_code == 401
+    assert client.get("/api/v1/auth/me", headers={
+        "Authorization": f"Bearer {tokens['access_token']}"}).status_code == 401
+    assert login(client, "clerk1").status_code == 200
+
+
+def test_sign_out_ends_the_users_other_sign_ins_too(make, client):
+    make.world()
+    phone, other = login(client, "clerk1").json, login(client, "clerk1").json
+    headers = {"Authorization": f"Bearer {phone['access_token']}"}
+    assert client.post("/api/v1/auth/logout", json={"refresh_token": phone["refresh_token"]},
+                       headers=headers).status_code == 204
+    assert client.get("/api/v1/auth/me", headers=headers).status_code == 401
+    assert _refresh(client, other["refresh_token"]).status_code == 401
+
+
+def test_guessing_is_throttled_per_username_without_telling_who_exists(make, client):
+    make.world()
+    answers = [login(client, "clerk1", f"wrong-{i}") for i in range(10)]
+    assert [a.status_code for a in answers] == [401] * 10
+    right = login(client, "clerk1")  # the right password, after ten wrong ones in a minute
+    assert right.status_code == 429 and right.json["error"] == "rate_limited"
+    assert 1 <= int(right.headers["Retry-After"]) <= 60
+    ghost = [login(client, "no-such-user", "x").status_code for _ in range(11)]
+    assert ghost == [401] * 10 + [429]  # an unknown name is throttled the same way
+    assert login(client, "clerk1b").status_code == 200  # other users are unaffected
+    assert make.count(RefreshToken) == 1
+
+
+def test_one_address_is_throttled_across_usernames(make, app):
+    make.world()
+    app.extensions["zhida.throttle"] = SignInThrottle(
+        "memory://", ThrottleRules(per_username="100/minute", per_address="5/minute"))
+    here, elsewhere = app.test_client(), app.test_client()
+    codes = [here.post("/api/v1/auth/login", json={"username": f"user{i}", "password": "x"}).status_code
+             for i in range(6)]
+    assert codes == [401] * 5 + [429]
+    refreshes = [here.post("/api/v1/auth/refresh", json={"refresh_token": "nope"}).status_code
+                 for _ in range(6)]  # refreshing has its own count
+    assert refreshes == [401] * 5 + [429]
+    other = elsewhere.post("/api/v1/auth/login", json={"username": "clerk1", "password": PASSWORD},
+                           environ_base={"REMOTE_ADDR": "10.1.2.3"})
+    assert other.status_code == 200

@@ -3,7 +3,7 @@
 import datetime as dt
 
 from backend.audit import Event
-from backend.tasks.models import StoreTask
+from backend.tasks.models import StoreTask, TaskChecklistItem
 
 NOW = dt.datetime.now(dt.timezone.utc)
 
@@ -156,8 +156,8 @@ def test_template_edit_after_publish_follows_spec(make, client):
     template = w.campaign.templates[0]
     session = make.session
     task = session.get(StoreTask, claimed_id)
-    task.checklist_state = {"shelf": {"done": True, "by": "clerk1", "at": NOW.isoformat()},
-                            "poster": {"done": True, "by": "clerk1", "at": NOW.isoformat()}}
+    task.checklist_items = [TaskChecklistItem(item_id=item, done=True, by_username="clerk1", edited_at=NOW)
+                            for item in ("shelf", "poster")]
     session.commit()
     response = client.patch(
         f"/api/v1/campaigns/{w.campaign.id}/templates/{template.id}", headers=w.h["admin"],

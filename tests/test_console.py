@@ -410,3 +410,33 @@ def test_browser_libraries_are_served_from_the_npm_install(client):
         assert response.status_code == 200, f"{url}: run `npm ci` (make test does)"
     assert client.get("/console/assets/htmx/../../package.json").status_code == 404
     assert client.get("/console/assets/left-pad/index.js").status_code == 404
+
+
+def test_a_copied_session_cookie_dies_with_sign_out_and_password_change(make, app, world):
+    browser, thief = app.test_client(), app.test_client()
+    token = sign_in(browser, "admin")
+    cookie = browser.get_cookie("zhida_console").value
+    thief.set_cookie("zhida_console", cookie)
+    assert thief.get("/console/campaigns").status_code == 200  # a copy works while signed in
+    assert browser.post("/console/logout", data={"csrf_token": token}).status_code == 302
+    assert thief.get("/console/campaigns").status_code == 302  # replayed after sign-out: no
+    sign_in(browser, "sup_east")
+    copied = app.test_client()
+    copied.set_cookie("zhida_console", browser.get_cookie("zhida_console").value)
+    admin = app.test_client()
+    sign_in(admin, "admin")
+    changed = admin.patch("/api/v1/users/sup_east", json={"password": "a-new-password-2026"},
+                          headers=make.headers(world.admin))
+    assert changed.status_code == 200, changed.json
+    assert copied.get("/console/dashboard").status_code == 302
+    assert browser.get("/console/dashboard").status_code == 302
+
+
+def test_console_sign_in_is_throttled_like_the_api(client, world):
+    codes = [client.post("/console/login", data={"csrf_token": csrf_token(client), "username": "admin",
+                                                  "password": f"wrong-{i}"}).status_code for i in range(10)]
+    assert codes == [401] * 10
+    right = client.post("/console/login", data={"csrf_token": csrf_token(client), "username": "admin",
+                                                 "password": PASSWORD})
+    assert right.status_code == 429
+    assert client.get("/console/campaigns").status_code == 302  # not signed in

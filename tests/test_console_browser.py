@@ -198,6 +198,9 @@ def test_publish_claim_submit_approve_in_a_real_browser(make, live_server, chrom
     # ---- the supervisor of EAST, in English ---------------------------------------------------
     supervisor = chromium.new_context(locale="en-US", viewport=LAPTOP)
     page = supervisor.new_page()
+    blocked = []  # what the Content-Security-Policy stopped: nothing of ours may be
+    page.on("console", lambda message: blocked.append(message.text)
+            if "Content Security Policy" in message.text else None)
     sign_in(page, base, "sup_east")
     assert page.url.endswith("/console/dashboard")
     page.click("nav a[href$='/console/reviews']")
@@ -229,6 +232,10 @@ def test_publish_claim_submit_approve_in_a_real_browser(make, live_server, chrom
         page.click("a[href*='/console/dashboard.csv']")
     csv_text = Path(download.value.path()).read_text()
     assert csv_text.splitlines()[0].startswith("group,tasks,claimed,submitted,approved")
+    with page.expect_navigation():  # the filter submits itself (a listener, not inline code)
+        page.select_option("select[name=region]", "EAST")
+    assert "region=EAST" in page.url
+    assert blocked == []
 
     tablet = chromium.new_context(locale="zh-CN", viewport=TABLET, is_mobile=True, has_touch=True,
                                   storage_state=supervisor.storage_state())

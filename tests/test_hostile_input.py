@@ -3,6 +3,8 @@
 import base64
 import json
 
+import pytest
+
 from backend.db import Base
 from sync.models import SyncClient
 
@@ -25,14 +27,11 @@ def test_push_with_malformed_task_ids_is_answered_and_retry_works(make, client):
         assert response.json["last_mutation_id"] == 6
 
 
-def test_out_of_range_dates_are_422(make, client):
+def test_out_of_range_dates_are_422_or_a_stored_rejection(make, client):
     w = make.world()
     task_id = make.task_id(w.campaign.id, w.s1)
     before = row_counts(make)
     for moment in ["0001-01-01T00:00:00+14:00", "9999-12-31T23:00:00-12:00", "1969-07-20T20:17:00+00:00"]:
-        push = client.post("/api/v1/sync/push", headers=w.h["clerk1"], json={**BASE_PUSH, "mutations": [
-            {"id": 1, "name": "add_note", "args": {"task_id": task_id, "text": "x"}, "client_time": moment}]})
-        assert push.status_code == 422, push.json
         claim = client.post("/api/v1/claims", json={"qr_token": "ZD1:AAAA", "scanned_at": moment},
                             headers=w.h["clerk1"])
         assert claim.status_code == 422
@@ -40,6 +39,51 @@ def test_out_of_range_dates_are_422(make, client):
             "code": "X1", "title": "x", "starts_at": "2026-01-01T00:00:00+00:00", "ends_at": moment})
         assert campaign.status_code == 422
     assert row_counts(make) == before
+    # In a push, a bad client time is that mutation's stored rejection: the queue moves on.
+    moments = ["0001-01-01T00:00:00+14:00", "9999-12-31T23:00:00-12:00", "1969-07-20T20:17:00+00:00"]
+    push = client.post("/api/v1/sync/push", headers=w.h["clerk1"], json={**BASE_PUSH, "mutations": [
+        {"id": i + 1, "name": "add_note", "args": {"task_id": task_id, "text": "x"}, "client_time": moment}
+        for i, moment in enumerate(moments)]})
+    assert push.status_code == 200, push.json
+    assert [(r["status"], r["error"]) for r in push.json["results"]] == [("rejected", "invalid_args")] * 3
+    assert all("client_time" in r["details"]["errors"] for r in push.json["results"])
+    after = row_counts(make)
+    assert after["task_notes"] == before["task_notes"] and after["events"] == before["events"]
+    assert after["sync_mutations"] == 3
+
+
+def test_lone_surrogates_in_a_mutation_get_a_stored_rejection(make, client):
+    """JSON may carry "\\ud800", which is not UTF-8: in a name, an argument, a key or a client
+    time it must become a stored rejection (retries answered the same), never a 500 that
+    blocks the phone's queue."""
+    w = make.world()
+    task_id = make.task_id(w.campaign.id, w.s1)
+    before = row_counts(make)
+    raw = ('{"client_id": "phone-hostile-1", "schema_version": 1, "mutations": ['
+           '{"id": 1, "name": "add_\\ud800note", "args": {"task_id": %(t)d, "text": "x"}},'
+           '{"id": 2, "name": "\\udfff", "args": {}},'
+           '{"id": 3, "name": "add_note", "args": {"task_id": %(t)d, "text": "a\\ud800b"}},'
+           '{"id": 4, "name": "add_note", "args": {"task_id": %(t)d, "text": "x", "\\ud83d": 1}},'
+           '{"id": 5, "name": "add_note", "args": {"task_id": %(t)d, "text": "x"}, "client_time": "\\ud800"},'
+           '{"id": 6, "name": "add_note", "args": {"task_id": %(t)d, "text": "x"}, "\\ud800": 1},'
+           '{"id": 7, "name": ["add_note"], "args": "x"},'
+           '{"id": 8, "name": "set_checklist_item", "args": {"task_id": %(t)d, "item_id": "\\udc00", "done": true}},'
+           '{"id": 9, "name": "add_note", "args": {"task_id": %(t)d, "text": "fine \\ud83d\\ude00"}}'
+           ']}') % {"t": task_id}
+    for attempt in range(2):
+        response = client.post("/api/v1/sync/push", data=raw, content_type="application/json",
+                               headers=w.h["clerk1"])
+        assert response.status_code == 200, response.get_data(as_text=True)[:500]
+        results = response.json["results"]
+        assert [r["status"] for r in results] == ["rejected"] * 8 + ["applied"], results
+        assert [r["error"] for r in results[:8]] == ["unknown_mutation", "unknown_mutation",
+                                                     "invalid_args", "invalid_args", "invalid_args",
+                                                     "invalid_args", "unknown_mutation", "invalid_args"]
+        assert response.json["last_mutation_id"] == 9
+    after = row_counts(make)
+    assert after["sync_mutations"] == 9 and after["task_notes"] == before["task_notes"] + 1
+    note = client.get(f"/api/v1/tasks/{task_id}", headers=w.h["clerk1"]).json["notes"][-1]
+    assert note["text"] == "fine \U0001F600"
 
 
 def test_forged_cursors_and_failed_pushes_write_nothing(make, client):
@@ -113,3 +157,65 @@ def test_notification_and_device_endpoints_refuse_hostile_input(make, client):
         assert response.status_code == 422 and response.json["error"], body
     assert client.delete("/api/v1/devices/" + "x" * 5000, headers=w.h["clerk1"]).status_code == 404
     assert (make.count(Device), make.count(Notification)) == before
+
+
+def test_store_timezones_must_be_zone_names(make, client):
+    from backend.org.models import Store
+    w = make.world()
+    before = make.count(Store)
+    for timezone in ("America", "Etc", "Asia/" + "x" * 300, "../../etc/passwd", "/usr/share/zoneinfo/UTC",
+                     "Asia/Shanghai\x00"):
+        created = client.post("/api/v1/stores", headers=w.h["admin"], json={
+            "code": "S099", "name": "New", "region": "EAST", "timezone": timezone})
+        assert (created.status_code, created.json["error"]) == (422, "validation_error"), timezone
+        changed = client.patch("/api/v1/stores/S001", headers=w.h["admin"], json={"timezone": timezone})
+        assert changed.status_code == 422, (timezone, changed.json)
+    assert make.count(Store) == before
+    good = client.post("/api/v1/stores", headers=w.h["admin"], json={
+        "code": "S099", "name": "New", "region": "EAST", "timezone": "Europe/Paris"})
+    assert good.status_code == 201, good.json
+
+
+def test_access_tokens_with_odd_subjects_are_401(make, client, app):
+    import datetime as dt
+
+    import jwt
+    w = make.world()
+    now = int(dt.datetime.now(dt.timezone.utc).timestamp())
+    for subject in ("²", "٣", "1" * 30, "0", "-1", " 1", "1.0"):
+        token = jwt.encode({"sub": subject, "typ": "access", "role": "hq_admin", "iat": now,
+                            "exp": now + 60}, app.config["SECRET_KEY"], algorithm="HS256")
+        response = client.get("/api/v1/tasks", headers={"Authorization": f"Bearer {token}"})
+        assert (response.status_code, response.json["error"]) == (401, "invalid_token"), subject
+    assert client.get("/api/v1/tasks", headers=w.h["admin"]).status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/api/v1/auth/login", "/api/v1/regions", "/api/v1/campaigns",
+                                  "/api/v1/scripts", "/api/v1/devices", "/api/v1/sync/pull"])
+def test_lone_surrogates_and_deep_nesting_are_refused_without_writing(make, client, path):
+    w = make.world()
+    before = row_counts(make)
+    headers = {**w.h["admin" if "regions" in path or "campaigns" in path else "clerk1"],
+               "Content-Type": "application/json"}
+    bodies = {
+        "/api/v1/auth/login": '{"username": "adm\\ud800", "password": "x"}',
+        "/api/v1/regions": '{"code": "R1", "name": "\\udfff"}',
+        "/api/v1/campaigns": '{"code": "C\\ud800", "title": "t"}',
+        "/api/v1/scripts": '{"sku": "LIP-01", "locale": "zh-CN", "text": "\\ud83d"}',
+        "/api/v1/devices": '{"client_id": "phone-\\ud800-0001", "platform": "android"}',
+        "/api/v1/sync/pull": '{"client_id": "phone-clerk1-01", "cursor": "c1.\\ud800", "schema_version": 1}',
+    }
+    surrogate = client.post(path, data=bodies[path], headers=headers)
+    assert surrogate.status_code == 422, surrogate.json
+    deep = client.post(path, data="[" * 5000 + "]" * 5000, headers=headers)
+    assert deep.status_code == 400 and deep.json["error"] == "bad_request", deep.json
+    deep_object = client.post(path, data='{"a":' * 100 + "1" + "}" * 100, headers=headers)
+    assert deep_object.status_code == 400, deep_object.json
+    assert row_counts(make) == before
+
+
+def test_unknown_query_parameters_are_refused(make, client):
+    w = make.world()
+    typo = client.get("/api/v1/tasks?stauts=open", headers=w.h["clerk1"])
+    assert typo.status_code == 422 and "stauts" in str(typo.json["errors"]), typo.json
+    assert client.get("/api/v1/tasks?status=open", headers=w.h["clerk1"]).status_code == 200

@@ -104,6 +104,12 @@ def test_devices_register_refresh_unregister_and_refuse_bad_input(make, client, 
         response = client.post("/api/v1/devices", headers=w.h["clerk1"], json=body)
         assert response.status_code == 422, body
     assert count(make, Device) == 1
+    # another user naming this client id (any store) neither takes the phone over nor ends its
+    # owner's pushes: 403, nothing changed
+    hijack = register(client, w.h["clerk2"], "phone-clerk1-0002", token="attacker-" + "y" * 140)
+    assert (hijack.status_code, hijack.json["error"]) == (403, "client_id_taken")
+    device = make.scalar(select(Device).where(Device.client_id == "phone-clerk1-0002"))
+    assert device.user_id == w.clerk1.id and device.push_token == TOKEN
     # not yours: 403; unknown: 404
     assert client.delete("/api/v1/devices/phone-clerk1-0002", headers=w.h["clerk2"]).status_code == 403
     assert client.delete("/api/v1/devices/nope-nope-nope", headers=w.h["clerk1"]).status_code == 404

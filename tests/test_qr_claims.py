@@ -241,3 +241,40 @@ def test_bad_short_codes_write_nothing(make, client):
     fresh = client.post("/api/v1/claims", json={"short_code": rotated.json["short_code"]},
                         headers=w.h["clerk1"])
     assert fresh.status_code == 201, fresh.json
+
+
+@pytest.mark.parametrize("round_", range(2))
+def test_one_clerk_scanning_from_several_phones_at_once_claims_once(make, app, round_):
+    """The same clerk's simultaneous scans: one claim (201), the others are re-scans (200),
+    never a 500 and never a second place taken."""
+    region = make.region("EAST")
+    store = make.store("S001", region)
+    admin = make.user("admin", "hq_admin")
+    clerk = make.user("clerk01", store=store)
+    make.product("LIP-01")
+    campaign = make.campaign(admin, "RUSH", targeting={"stores": ["S001"]},
+                             tasks=[{"title": "Rush", "max_claimants": 3}])
+    task_id = make.task_id(campaign.id, store, "Rush")
+    headers = make.headers(clerk)
+    token = app.test_client().get(f"/api/v1/tasks/{task_id}/qr", headers=make.headers(admin)).json["token"]
+    phones = 6
+    barrier = threading.Barrier(phones)
+    results = [None] * phones
+
+    def scan(index):
+        client = app.test_client()
+        barrier.wait()
+        response = client.post("/api/v1/claims", json={"qr_token": token, "client_id": f"phone-{index}"},
+                               headers=headers)
+        results[index] = response.status_code
+
+    threads = [threading.Thread(target=scan, args=(i,)) for i in range(phones)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(results) == [200] * (phones - 1) + [201], results
+    make.session.expire_all()
+    task = make.session.get(StoreTask, task_id)
+    assert task.claimant_count == 1 and len(task.claims) == 1
+    make.session.commit()

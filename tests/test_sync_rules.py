@@ -1,9 +1,12 @@
 """Pure sync rules and cursors: no app, no database."""
 
+import base64
 import datetime as dt
+import json
 
 import pytest
 
+from backend.changefeed import Position
 from sync import cursor as cursors
 from sync import rules
 
@@ -39,8 +42,28 @@ def test_checklist_register_last_writer_wins_with_deterministic_ties():
 
 
 def test_cursor_round_trip_and_damage():
-    cursor = cursors.Cursor(seq=42, scope="abc123", snapshot_after=7)
-    assert cursors.decode(cursors.encode(cursor)) == cursor
-    for bad in ["nope", "c1.!!!", "c1." + "e30", "c1.eyJzIjotMSwiayI6IngifQ"]:
+    for cursor in [cursors.Cursor(position=Position(42), scope="abc123", snapshot_after=7),
+                   cursors.Cursor(position=Position(42, (43, 9)), scope="abc123"),
+                   cursors.Cursor(position=Position(5), scope="abc123", snapshot_after=0,
+                                  snapshot_entity="notification")]:
+        assert cursors.decode(cursors.encode(cursor)) == cursor
+    forged = [{"h": True, "k": "x"}, {"h": 1.5, "k": "x"}, {"h": "1", "k": "x"}, {"h": -1, "k": "x"},
+              {"h": 1, "k": 3}, {"h": 1, "k": "x", "a": False}, {"h": 1, "k": "x", "p": [1]},
+              {"h": 1, "k": "x", "p": [1, True]}, {"h": 1, "k": "x", "p": {"t": 1}},
+              {"h": 1, "k": "x", "e": ["task"]}, {"h": 2**70, "k": "x"}, {"k": "x"}, [1, 2], "s"]
+    bad = ["nope", "c1.!!!", "c1." + "e30", "c1.eyJzIjotMSwiayI6IngifQ", "c2.!!!", "c2.e30",
+           *(encoded("c2.", payload) for payload in forged),
+           encoded("c1.", {"s": True, "k": "x"}), encoded("c1.", {"s": 1, "k": "x", "a": True})]
+    for text in bad:
         with pytest.raises(cursors.InvalidCursor):
-            cursors.decode(bad)
+            cursors.decode(text)
+
+
+def test_old_counter_cursor_decodes_as_legacy():
+    legacy = cursors.decode(encoded("c1.", {"s": 42, "k": "abc123"}))
+    assert legacy.legacy and legacy.scope == "abc123"
+
+
+def encoded(prefix, payload):
+    raw = json.dumps(payload).encode()
+    return prefix + base64.urlsafe_b64encode(raw).decode().rstrip("=")

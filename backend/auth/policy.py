@@ -19,6 +19,7 @@ from backend.org.models import ROLES, Region, Store, User
 HQ, SUPERVISOR, CLERK = "hq_admin", "supervisor", "clerk"
 ANY_ROLE = ROLES
 SESSION_USER_KEY = "user_id"
+SESSION_EPOCH_KEY = "epoch"
 
 
 def _authenticate() -> User:
@@ -28,12 +29,15 @@ def _authenticate() -> User:
         raise Unauthorized("Sign in and send 'Authorization: Bearer <access_token>'.",
                            error="missing_token")
     try:
-        user_id = read_access_token(token.strip(), secret=current_app.config["SECRET_KEY"])
+        user_id, epoch = read_access_token(token.strip(), secret=current_app.config["SECRET_KEY"])
     except InvalidAccessToken:
         raise Unauthorized("The access token is invalid or expired.", error="invalid_token")
     user = db.session().get(User, user_id)
     if user is None or not user.active:
         raise Unauthorized("The account is unknown or deactivated.", error="invalid_token")
+    if user.session_epoch != epoch:
+        raise Unauthorized("This sign-in has ended (signed out or password changed).",
+                           error="invalid_token")
     return user
 
 
@@ -41,7 +45,9 @@ def signed_in_user() -> User | None:
     """The active user of the console session cookie, if any."""
     user_id = session.get(SESSION_USER_KEY)
     user = db.session().get(User, user_id) if isinstance(user_id, int) else None
-    return user if user is not None and user.active else None
+    if user is None or not user.active or session.get(SESSION_EPOCH_KEY) != user.session_epoch:
+        return None  # a replayed cookie of an ended sign-in is no sign-in
+    return user
 
 
 def _authenticate_session() -> User:
@@ -87,6 +93,7 @@ def start_session(user: User) -> None:
     session.clear()
     session.permanent = True
     session[SESSION_USER_KEY] = user.id
+    session[SESSION_EPOCH_KEY] = user.session_epoch
 
 
 def end_session() -> None:

@@ -1,6 +1,6 @@
 """Auth endpoints: login, refresh, logout, me."""
 
-from flask import current_app
+from flask import current_app, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
@@ -11,6 +11,11 @@ from backend.auth.schemas import LoginSchema, RefreshSchema, TokenSchema
 from backend.org.schemas import UserSchema
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Sign in and tokens")
+
+
+def _attempt(action: str, username: str | None = None) -> service.Attempt:
+    return service.Attempt(throttle=current_app.extensions["zhida.throttle"], action=action,
+                           username=username, address=request.remote_addr)
 
 
 def _settings() -> service.TokenSettings:
@@ -27,7 +32,8 @@ class LoginViews(MethodView):
     @blp.response(200, TokenSchema)
     def post(self, body):
         """Sign in with username and password"""
-        return service.login(session=db.session(), settings=_settings(), **body)
+        return service.login(session=db.session(), settings=_settings(),
+                             attempt=_attempt("login", body["username"]), **body)
 
 
 @blp.route("/refresh")
@@ -37,7 +43,8 @@ class RefreshViews(MethodView):
     @blp.response(200, TokenSchema)
     def post(self, body):
         """Rotate a refresh token for a new token pair"""
-        return service.refresh(session=db.session(), settings=_settings(), **body)
+        return service.refresh(session=db.session(), settings=_settings(), attempt=_attempt("refresh"),
+                               **body)
 
 
 @blp.route("/logout")

@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import delete, exists, select, update
 from sqlalchemy.orm import Session
 
-from backend import audit, changefeed, events
+from backend import audit, changefeed, db, events
 from backend.auth import policy
 from backend.campaigns import targeting as targeting_rules
 from backend.campaigns.models import Campaign, TaskTemplate
@@ -17,7 +17,7 @@ from backend.common.paging import Page, paginate
 from backend.db import utcnow
 from backend.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from backend.org.models import User
-from backend.tasks.models import ACTIVE_STATUSES, FINAL_STATUSES, StoreTask
+from backend.tasks.models import ACTIVE_STATUSES, FINAL_STATUSES, StoreTask, TaskChecklistItem
 
 PUBLISHABLE = ("draft", "scheduled", "live")
 DRAFT_ONLY_FIELDS = ("starts_at", "featured_skus", "tasks")
@@ -98,7 +98,7 @@ def create_campaign(*, session: Session, actor: User, tasks: list[dict], **field
     session.flush()
     audit.record(session, entity="campaign", entity_id=campaign.id, action="created", actor=actor,
                  after={"code": campaign.code, "templates": len(tasks)}, at=now)
-    session.commit()
+    db.commit(session)
     return campaign
 
 
@@ -147,7 +147,7 @@ def update_campaign(*, session: Session, actor: User, campaign_id: int, changes:
         changefeed.mark_tasks_where(session, StoreTask.campaign_id == campaign.id)
     audit.record(session, entity="campaign", entity_id=campaign.id, action="edited", actor=actor,
                  before=before, after={key: _jsonable(value) for key, value in changes.items()})
-    session.commit()
+    db.commit(session)
     return campaign
 
 
@@ -193,13 +193,19 @@ def update_template(*, session: Session, actor: User, campaign_id: int, template
                  actor=actor, before={"template_id": template.id, **before},
                  after={"template_id": template.id, "version": template.version,
                         **{key: _jsonable(value) for key, value in changes.items()}}, at=now)
-    session.commit()
+    db.commit(session)
     return template
 
 
 def _propagate_template(session: Session, actor: User, campaign: Campaign,
                         template: TaskTemplate, now: dt.datetime) -> None:
-    # Lock the template's tasks in id order first, the order sync pushes lock in: no deadlock.
+    # Progress on items the template no longer has is dropped first: a sync push locks the
+    # registers it writes before the task rows, so taking them in the same order cannot deadlock.
+    session.execute(delete(TaskChecklistItem).where(
+        TaskChecklistItem.task_id.in_(select(StoreTask.id).where(StoreTask.template_id == template.id)),
+        TaskChecklistItem.item_id.not_in(template.checklist_ids or [""]))
+        .execution_options(synchronize_session=False))
+    # Lock the template's tasks in id order, the order sync pushes lock in: no deadlock.
     session.execute(select(StoreTask.id).where(StoreTask.template_id == template.id)
                     .order_by(StoreTask.id).with_for_update())
     due_at = template.due_for(campaign.published_at)
@@ -214,14 +220,11 @@ def _propagate_template(session: Session, actor: User, campaign: Campaign,
     events.announce_tasks("task_changed", session=session, now=now,
                           condition=(StoreTask.template_id == template.id)
                           & StoreTask.status.in_(ACTIVE_STATUSES))
-    keep = set(template.checklist_ids)
     held = session.scalars(select(StoreTask).where(
         StoreTask.template_id == template.id,
         StoreTask.status.in_([status for status in ACTIVE_STATUSES if status != "open"]))
         .order_by(StoreTask.id).with_for_update(of=StoreTask)).all()
     for task in held:
-        task.checklist_state = {item: state for item, state in task.checklist_state.items()
-                                if item in keep}
         task.instructions_changed = True
         task.version += 1
         for key, value in common.items():
@@ -280,8 +283,8 @@ def publish(*, session: Session, actor: User, campaign_id: int) -> dict:
         rows.extend(
             dict(campaign_id=campaign.id, template_id=template.id, store_id=store_id,
                  template_version=template.version, status="open", due_at=due_at,
-                 max_claimants=template.max_claimants, claimant_count=0, checklist_state={},
-                 sales={}, observed_prices={}, notes=[], late=False, submitted_after_cancel=False,
+                 max_claimants=template.max_claimants, claimant_count=0,
+                 observed_prices={}, late=False, submitted_after_cancel=False,
                  instructions_changed=False, version=1, qr_nonce=secrets.randbits(31),
                  created_at=now, updated_at=now)
             for store_id in store_ids if (template.id, store_id) not in existing)
@@ -292,7 +295,7 @@ def publish(*, session: Session, actor: User, campaign_id: int) -> dict:
         events.announce_tasks("task_published", session=session, condition=new_tasks, now=now)
     audit.record(session, entity="campaign", entity_id=campaign.id, action="published",
                  actor=actor, after={"stores": len(store_ids), "tasks_created": len(rows)}, at=now)
-    session.commit()
+    db.commit(session)
     return {"stores": len(store_ids), "tasks_created": len(rows),
             "status": campaign.effective_status(now)}
 
@@ -327,7 +330,7 @@ def cancel(*, session: Session, actor: User, campaign_id: int, reason: str = "")
     campaign.status = "cancelled"
     campaign.version += 1
     campaign.updated_at = now
-    session.commit()
+    db.commit(session)
     return {"id": campaign.id, "status": campaign.status, "tasks_cancelled": len(live)}
 
 
@@ -345,5 +348,5 @@ def close(*, session: Session, actor: User, campaign_id: int) -> dict:
     events.announce_campaign("campaign_closed", session=session, campaign=campaign, now=now)
     campaign.version += 1
     campaign.updated_at = now
-    session.commit()
+    db.commit(session)
     return {"id": campaign.id, "status": campaign.status, "tasks_cancelled": 0}

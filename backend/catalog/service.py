@@ -10,6 +10,7 @@ import marshmallow as ma
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
+from backend import db
 from backend.catalog.models import Product
 from backend.catalog.schemas import ProductCreateSchema
 from backend.common.paging import Page, paginate
@@ -55,7 +56,7 @@ def create_product(*, session: Session, actor: User, **fields) -> Product:
         raise Conflict(f"Product '{fields['sku']}' already exists.", error="already_exists")
     product = Product(**fields)
     session.add(product)
-    session.commit()
+    db.commit(session)
     return product
 
 
@@ -64,7 +65,7 @@ def update_product(*, session: Session, actor: User, sku: str, changes: dict) ->
     product = product_by_sku(session, sku)
     for key, value in changes.items():
         setattr(product, key, value)
-    session.commit()
+    db.commit(session)
     return product
 
 
@@ -120,5 +121,5 @@ def import_products(*, session: Session, actor: User, text: str) -> dict:
     for start in range(0, len(changed), IMPORT_BATCH):
         session.execute(update(Product), changed[start:start + IMPORT_BATCH])  # by primary key
     created = len(new_rows)
-    session.commit()
+    db.commit(session)
     return {"imported": len(rows), "created": created, "updated": len(rows) - created}

@@ -2,6 +2,7 @@
 
 import datetime as dt
 import json
+import re
 
 import marshmallow as ma
 from marshmallow import validate
@@ -15,13 +16,19 @@ class StrictSchema(ma.Schema):
         ordered = True
 
 
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 class Text(ma.fields.String):
-    """A string that refuses NUL characters, which PostgreSQL cannot store."""
+    """A string that refuses NUL characters, which PostgreSQL cannot store, and lone UTF-16
+    surrogates (JSON "\\ud800"), which no database can encode."""
 
     def _deserialize(self, value, attr, data, **kwargs):
         text = super()._deserialize(value, attr, data, **kwargs)
         if "\x00" in text:
             raise ma.ValidationError("NUL characters are not allowed.")
+        if LONE_SURROGATE.search(text):
+            raise ma.ValidationError("Not valid Unicode text (a lone surrogate).")
         return text
 
 

@@ -84,7 +84,10 @@ def login():
     username = request.form.get("username", "").strip()
     try:
         user = auth.authenticate(session=db.session(), username=username,
-                                 password=request.form.get("password", ""))
+                                 password=request.form.get("password", ""),
+                                 attempt=auth.Attempt(throttle=current_app.extensions["zhida.throttle"],
+                                                      action="console_login", username=username,
+                                                      address=request.remote_addr))
     except DomainError as exc:
         return render("login.html", exc.status_code,
                       next_page=next_page, username=username,
@@ -96,6 +99,7 @@ def login():
 @bp.post("/logout")
 def logout():
     """Sign out."""
+    auth.sign_out_of_console(session=db.session(), actor=policy.signed_in_user())
     policy.end_session()
     flash(gettext("Signed out."), "info")
     return redirect(url_for("console.login"))

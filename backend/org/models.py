@@ -85,6 +85,9 @@ class User(Base):
     locale: Mapped[str] = mapped_column(String(10), default="zh-CN")
     store_id: Mapped[int | None] = mapped_column(ForeignKey("stores.id"), index=True)
     active: Mapped[bool] = mapped_column(default=True)
+    # Moved on by a password change, a deactivation or a sign-out: every access token, refresh
+    # token and console session issued before it stops working.
+    session_epoch: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     store: Mapped[Store | None] = relationship(lazy="joined")

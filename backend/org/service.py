@@ -5,8 +5,9 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from backend import changefeed
+from backend import changefeed, db
 from backend.auth import policy
+from backend.auth import service as auth
 from backend.auth.passwords import hash_password
 from backend.common.paging import Page, paginate
 from backend.errors import Conflict, NotFound, ValidationFailed
@@ -52,7 +53,7 @@ def create_region(*, session: Session, actor: User, code: str, name: str) -> Reg
         raise Conflict(f"Region '{code}' already exists.", error="already_exists")
     region = Region(code=code, name=name)
     session.add(region)
-    session.commit()
+    db.commit(session)
     return region
 
 
@@ -86,7 +87,7 @@ def create_store(*, session: Session, actor: User, code: str, name: str, region:
                   timezone=timezone, lat=lat, lng=lng)
     store.set_tags(tags)
     session.add(store)
-    session.commit()
+    db.commit(session)
     return store
 
 
@@ -105,7 +106,7 @@ def update_store(*, session: Session, actor: User, code: str, changes: dict) -> 
         store.set_tags(changes.pop("tags"))
     for key, value in changes.items():
         setattr(store, key, value)
-    session.commit()
+    db.commit(session)
     return store
 
 
@@ -145,7 +146,7 @@ def create_user(*, session: Session, actor: User, username: str, password: str,
                 display_name=display_name, role=role, locale=locale, active=True)
     _bind_user(session, user, role, store, regions)
     session.add(user)
-    session.commit()
+    db.commit(session)
     return user
 
 
@@ -178,6 +179,8 @@ def list_users(*, session: Session, actor: User, page: int, page_size: int,
 def update_user(*, session: Session, actor: User, username: str, changes: dict) -> User:
     """Change a user's profile, password, binding or active flag (HQ)."""
     user = user_by_username(session, username)
+    if "password" in changes or changes.get("active") is False:
+        auth.end_every_session(session, user)  # stolen tokens and cookies die with the change
     if "password" in changes:
         user.password_hash = hash_password(changes.pop("password"))
     if "store" in changes or "regions" in changes:
@@ -190,5 +193,5 @@ def update_user(*, session: Session, actor: User, username: str, changes: dict) 
             select(TaskClaim.task_id).where(TaskClaim.user_id == user.id)))
     for key, value in changes.items():
         setattr(user, key, value)
-    session.commit()
+    db.commit(session)
     return user

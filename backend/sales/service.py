@@ -10,6 +10,7 @@ from typing import Callable, TextIO
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from backend import db
 from backend.catalog.models import Product
 from backend.errors import ValidationFailed
 from backend.org.models import Store, User
@@ -132,7 +133,7 @@ def import_sales(*, session: Session, actor: User | None, stream: TextIO,
     except UnicodeDecodeError:
         session.rollback()
         raise _not_utf8(reader.line_num + 1)
-    session.commit()
+    db.commit(session)
     return {"lines": counts["lines"], "imported": counts["imported"],
             "duplicates": counts["lines"] - counts["rejected"] - counts["imported"],
             "rejected": counts["rejected"],

@@ -8,6 +8,7 @@ import re
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from backend import db
 from backend.auth import policy
 from backend.errors import Forbidden, NotFound, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
 from backend.org.models import User
@@ -50,7 +51,7 @@ def put_blob(*, session: Session, actor: User, sha256: str, content_type: str, d
     blob = Blob(sha256=sha256, content_type=content_type, size=len(data), data=data,
                 uploaded_by_id=actor.id)
     session.add(blob)
-    session.commit()
+    db.commit(session)
     return blob, True
 
 

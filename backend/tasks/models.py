@@ -1,11 +1,15 @@
-"""Store tasks, their claimants, the append-only event log and photo blobs."""
+"""Store tasks, their claimants, the rows of their progress (checklist registers, sale counters,
+notes, photos) and photo blobs.
+
+Progress lives in rows of its own, not in JSON on the task row, so phones editing different
+items of one task never wait for each other on the task row."""
 
 from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import (JSON, ForeignKey, Index, LargeBinary, String, UniqueConstraint, false,
-                        text)
+from sqlalchemy import (JSON, BigInteger, ForeignKey, Index, LargeBinary, String, UniqueConstraint,
+                        false, text)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from backend.campaigns.models import Campaign, TaskTemplate
@@ -44,11 +48,8 @@ class StoreTask(Base):
     due_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     max_claimants: Mapped[int] = mapped_column(default=1)
     claimant_count: Mapped[int] = mapped_column(default=0)
-    checklist_state: Mapped[dict] = mapped_column(JSON, default=dict)
-    sales: Mapped[dict] = mapped_column(JSON, default=dict)
     observed_prices: Mapped[dict] = mapped_column(JSON, default=dict)
     quantity: Mapped[int | None] = mapped_column()
-    notes: Mapped[list] = mapped_column(JSON, default=list)
     review: Mapped[dict | None] = mapped_column(JSON)
     late: Mapped[bool] = mapped_column(default=False)
     submitted_after_cancel: Mapped[bool] = mapped_column(default=False)
@@ -72,6 +73,12 @@ class StoreTask(Base):
         cascade="all, delete-orphan", lazy="selectin", order_by="TaskClaim.claimed_at")
     photos: Mapped[list[TaskPhoto]] = relationship(
         cascade="all, delete-orphan", lazy="selectin", order_by="TaskPhoto.id")
+    checklist_items: Mapped[list[TaskChecklistItem]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin", order_by="TaskChecklistItem.item_id")
+    sale_counters: Mapped[list[TaskSale]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin", order_by="TaskSale.sku")
+    note_entries: Mapped[list[TaskNote]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin", order_by="TaskNote.id")
 
     def is_overdue(self, now: dt.datetime) -> bool:
         """Still open, claimed or in progress after its due time."""
@@ -79,6 +86,22 @@ class StoreTask(Base):
 
     def claimant_ids(self) -> set[int]:
         return {claim.user_id for claim in self.claims}
+
+    @property
+    def checklist_state(self) -> dict[str, dict]:
+        """Each edited item's register: {item id: {done, by, at, client_time, client_id}}."""
+        return {item.item_id: item.as_entry() for item in self.checklist_items
+                if item.edited_at is not None}
+
+    @property
+    def sales(self) -> dict[str, int]:
+        """Units sold per SKU (sum of every accepted increment)."""
+        return {counter.sku: counter.quantity for counter in self.sale_counters}
+
+    @property
+    def notes(self) -> list[dict]:
+        """The notes, oldest first."""
+        return [note.as_entry() for note in self.note_entries]
 
 
 class TaskClaim(Base):
@@ -96,6 +119,69 @@ class TaskClaim(Base):
     assigned_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
     user: Mapped[User] = relationship(foreign_keys=[user_id], lazy="joined")
+
+
+class TaskChecklistItem(Base):
+    """One checklist item's register: the edit that currently wins (SPEC §5, per-item register).
+
+    A row with ``edited_at`` empty is a register nobody has written yet (a push inserts it to
+    lock the item before deciding)."""
+
+    __tablename__ = "task_checklist_items"
+
+    task_id: Mapped[int] = mapped_column(ForeignKey("store_tasks.id", ondelete="CASCADE"),
+                                         primary_key=True)
+    item_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    done: Mapped[bool] = mapped_column(default=False)
+    by_username: Mapped[str | None] = mapped_column(String(80))
+    edited_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)  # server time
+    client_time: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)  # clamped client time
+    client_id: Mapped[str | None] = mapped_column(String(64))
+
+    def as_entry(self) -> dict:
+        return checklist_entry(self.done, self.by_username, self.edited_at, self.client_time,
+                               self.client_id)
+
+
+def checklist_entry(done, by, edited_at, client_time, client_id) -> dict:
+    """A register as the task history and mutation results show it."""
+    entry = {"done": bool(done), "by": by, "at": edited_at.isoformat() if edited_at else None}
+    if client_time is not None:
+        entry["client_time"] = client_time.isoformat()
+        entry["client_id"] = client_id
+    return entry
+
+
+class TaskSale(Base):
+    """Units of one SKU sold under one task: a counter incremented in SQL, never read-modify-write."""
+
+    __tablename__ = "task_sales"
+
+    task_id: Mapped[int] = mapped_column(ForeignKey("store_tasks.id", ondelete="CASCADE"),
+                                         primary_key=True)
+    sku: Mapped[str] = mapped_column(String(64), primary_key=True)
+    quantity: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class TaskNote(Base):
+    """A note on a task (append-only)."""
+
+    __tablename__ = "task_notes"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("store_tasks.id", ondelete="CASCADE"), index=True)
+    text: Mapped[str] = mapped_column(String(4000))
+    by_username: Mapped[str | None] = mapped_column(String(80))
+    added_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    client_time: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    def as_entry(self) -> dict:
+        return note_entry(self.text, self.by_username, self.added_at, self.client_time)
+
+
+def note_entry(text_, by, added_at, client_time) -> dict:
+    return {"text": text_, "by": by, "at": added_at.isoformat() if added_at else None,
+            "client_time": client_time.isoformat() if client_time else None}
 
 
 class TaskPhoto(Base):

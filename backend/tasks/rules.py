@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from backend.errors import Conflict
 
 FINAL = ("approved", "cancelled")
@@ -67,3 +69,27 @@ def price_deviates(observed: dict[str, float], planned: dict[str, float]) -> boo
     """True when an observed price of a planned SKU differs from its promo price by a cent or more."""
     return any(sku in observed and abs(float(observed[sku]) - float(price)) >= 0.005
                for sku, price in planned.items())
+
+
+# ---- progress: who may edit, and the per-item checklist register (SPEC §5) ------------------
+
+PROGRESS_OPEN = ("claimed", "in_progress")
+
+
+def clamp_client_time(client_time: dt.datetime | None, previous: dt.datetime | None,
+                      received_at: dt.datetime) -> dt.datetime:
+    """A client's clock is trusted only between its previous accepted time and now."""
+    effective = client_time or received_at
+    if previous is not None and effective < previous:
+        effective = previous
+    return min(effective, received_at)
+
+
+def checklist_edit_wins(*, effective_time: dt.datetime, client_id: str,
+                        current: dict | None) -> bool:
+    """Last-writer-wins per item by effective client time; ties go to the larger client id,
+    so every replica decides the same way whatever the arrival order."""
+    if not current or "client_time" not in current:
+        return True
+    current_time = dt.datetime.fromisoformat(current["client_time"])
+    return (effective_time, client_id) >= (current_time, current.get("client_id") or "")

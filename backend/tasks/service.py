@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import and_, case, func, insert, literal, select, update
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import set_committed_value
 
-from backend import audit, db, events
+from backend import audit, changefeed, db, events
 from backend.audit import Event
 from backend.auth import policy
 from backend.common.paging import Page, paginate
@@ -16,9 +15,10 @@ from backend.db import utcnow
 from backend.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from backend.org.models import Store, User
 from backend.org.service import user_by_username
-from backend.tasks import rules
+from backend.tasks import history, rules
 from backend.tasks.sections import DetailSection
-from backend.tasks.models import ACTIVE_STATUSES, Blob, StoreTask, TaskClaim, TaskPhoto
+from backend.tasks.models import (ACTIVE_STATUSES, Blob, StoreTask, TaskChecklistItem, TaskClaim,
+                                  TaskNote, TaskPhoto)
 
 
 # ---- reading ------------------------------------------------------------------------------
@@ -100,21 +100,12 @@ def get_task(*, session: Session, actor: User, task_id: int, include: str | None
 
 # ---- writing helpers ----------------------------------------------------------------------
 
-def _snapshot(task: StoreTask) -> dict:
-    return {"status": task.status, "claimants": sorted(c.user.username for c in task.claims),
-            "version": task.version}
+_snapshot = history.snapshot
 
 
 def _touch(session: Session, task: StoreTask, actor: User, action: str, before: dict,
-           now: dt.datetime, *, after: dict | None = None, client_id: str | None = None,
-           client_time: dt.datetime | None = None) -> None:
-    """Bump the version and append the event that explains the change."""
-    task.version += 1
-    task.updated_at = now
-    session.flush()
-    audit.record(session, entity="task", entity_id=task.id, action=action, actor=actor,
-                 before=before, after={**_snapshot(task), **(after or {})}, client_id=client_id,
-                 client_time=client_time, at=now)
+           now: dt.datetime, **kwargs) -> None:
+    history.touch(session, task, actor, action, before, now, **kwargs)
 
 
 def _ensure_claimant(task: StoreTask, actor: User) -> None:
@@ -122,36 +113,103 @@ def _ensure_claimant(task: StoreTask, actor: User) -> None:
         raise Forbidden("Only a clerk holding this task may do this.", error="not_claimant")
 
 
+CLAIMABLE_STATUSES = tuple(rules.TRANSITIONS["claim"])
+
+
+def take_claim(session: Session, *, task_id: int, clerk_id: int, now: dt.datetime,
+               client_id: str | None = None, scanned_at: dt.datetime | None = None,
+               assigned_by_id: int | None = None, bump_version: bool = False) -> tuple[str, int] | None:
+    """Take a place on the task and write the claim row in one statement: capacity left, task
+    claimable, clerk not yet a claimant — or nothing at all. Returns the task's (status, version)
+    after the claim, or None when a condition failed.
+
+    The status follows ``rules.TRANSITIONS["claim"]``; ``bump_version`` also bumps the version
+    and updated_at (for a caller that writes nothing else to the task). Capacity is
+    checked by the UPDATE itself, so concurrent claims can never push a task past max_claimants
+    whatever the isolation level. PostgreSQL runs both writes as one statement (a data-modifying
+    CTE); SQLite, which has none and one writer at a time, runs the UPDATE then the INSERT.
+    """
+    claimed_status = case(*((StoreTask.status == before, after)
+                            for before, after in rules.TRANSITIONS["claim"].items()),
+                          else_=StoreTask.status)
+    already = select(TaskClaim.id).where(TaskClaim.task_id == task_id, TaskClaim.user_id == clerk_id)
+    taken = (update(StoreTask)
+             .where(StoreTask.id == task_id, StoreTask.claimant_count < StoreTask.max_claimants,
+                    StoreTask.status.in_(CLAIMABLE_STATUSES), ~already.exists())
+             .values(claimant_count=StoreTask.claimant_count + 1, status=claimed_status,
+                     first_claimed_at=func.coalesce(StoreTask.first_claimed_at, now),
+                     **({"version": StoreTask.version + 1, "updated_at": now} if bump_version else {}))
+             .returning(StoreTask.id, StoreTask.status, StoreTask.version)
+             .execution_options(synchronize_session=False))
+    claim_values = {"user_id": clerk_id, "claimed_at": now, "client_id": client_id,
+                    "scanned_at": scanned_at, "assigned_by_id": assigned_by_id}
+    if session.bind.dialect.name != "postgresql":
+        row = session.execute(taken).first()
+        if row is None:
+            return None
+        session.execute(insert(TaskClaim).values(task_id=task_id, **claim_values))
+        return row.status, row.version
+    taken_rows = taken.cte("taken")
+    claim = (db.insert_skipping_conflicts(session, TaskClaim.__table__, ["task_id", "user_id"])
+             .from_select(["task_id", *claim_values],
+                          select(taken_rows.c.id, *(literal(value, TaskClaim.__table__.c[name].type)
+                                                    for name, value in claim_values.items())))
+             .returning(TaskClaim.id).cte("claim"))
+    row = session.execute(select(taken_rows.c.status, taken_rows.c.version,
+                                 select(func.count()).select_from(claim).scalar_subquery()
+                                 .label("claimed"))).first()
+    if row is None:
+        return None
+    if not row.claimed:
+        # The clerk's own concurrent scan committed while this statement waited for the row:
+        # its NOT EXISTS saw the older snapshot. Give the place back; the caller re-reads.
+        session.execute(update(StoreTask).where(StoreTask.id == task_id)
+                        .values(claimant_count=StoreTask.claimant_count - 1,
+                                **({"version": StoreTask.version - 1} if bump_version else {}))
+                        .execution_options(synchronize_session=False))
+        return None
+    return row.status, row.version
+
+
+def claim_scanned(session: Session, *, task_id: int, clerk: User, now: dt.datetime, before: dict,
+                  client_id: str | None = None, scanned_at: dt.datetime | None = None
+                  ) -> tuple[str, int] | None:
+    """A scan's claim without loading the task (QR bursts): the place and claim row in one
+    statement with the version bump, the event that explains it, the change-feed mark; None when
+    the task had no place left (or changed) since the caller read it."""
+    taken = take_claim(session, task_id=task_id, clerk_id=clerk.id, now=now, client_id=client_id,
+                       scanned_at=scanned_at, bump_version=True)
+    if taken is None:
+        return None
+    status, version = taken
+    changefeed.mark_tasks_where(session, StoreTask.id == task_id)
+    audit.record(session, entity="task", entity_id=task_id, action="claimed", actor=clerk,
+                 before=before, after={"status": status, "version": version,
+                                       "claimants": sorted([*before["claimants"], clerk.username]),
+                                       "via": "qr"},
+                 client_id=client_id, client_time=scanned_at, at=now)
+    return taken
+
+
 def add_claimant(session: Session, task: StoreTask, clerk: User, now: dt.datetime, *,
                  assigned_by: User | None = None, client_id: str | None = None,
                  scanned_at: dt.datetime | None = None) -> bool:
-    """Make the clerk a claimant; False if they already were.
-
-    Capacity is taken with one conditional UPDATE, so concurrent claims can never
-    push a task past max_claimants whatever the isolation level.
-    """
+    """Make the clerk a claimant of a loaded (locked) task; False if they already were."""
     if clerk.id in task.claimant_ids():
         return False
-    target = rules.next_status("claim", task.status)
-    taken = session.execute(
-        update(StoreTask)
-        .where(StoreTask.id == task.id, StoreTask.claimant_count < StoreTask.max_claimants)
-        .values(claimant_count=StoreTask.claimant_count + 1)
-        .execution_options(synchronize_session=False)).rowcount
-    if not taken:
+    rules.next_status("claim", task.status)  # refuses a task that cannot be claimed
+    session.flush()
+    outcome = take_claim(session, task_id=task.id, clerk_id=clerk.id, now=now, client_id=client_id,
+                         scanned_at=scanned_at, assigned_by_id=assigned_by.id if assigned_by else None)
+    if outcome is None:
         holder = task.claims[0] if task.claims else None
         raise Conflict("The task already has all the claimants it allows.",
                        error="task_already_claimed",
                        held_by=[{"username": c.user.username, "claimed_at": c.claimed_at.isoformat()}
                                 for c in task.claims],
                        since=holder.claimed_at.isoformat() if holder else None)
-    # The database did the increment; tell the identity map without another round trip.
-    set_committed_value(task, "claimant_count", task.claimant_count + 1)
-    task.claims.append(TaskClaim(user_id=clerk.id, user=clerk, claimed_at=now, client_id=client_id,
-                                 scanned_at=scanned_at,
-                                 assigned_by_id=assigned_by.id if assigned_by else None))
-    task.status = target
-    task.first_claimed_at = task.first_claimed_at or now
+    # The database wrote the claim; the loaded task learns it on its next read.
+    session.expire(task, ["claimant_count", "status", "first_claimed_at", "claims"])
     return True
 
 
@@ -243,17 +301,22 @@ def submit(*, session: Session, actor: User, task_id: int, checklist: dict[str, 
     if unknown_items:
         raise ValidationFailed("The checklist names items this task does not have.",
                                errors={f"checklist.{item}": ["Unknown item."] for item in unknown_items})
-    state = dict(task.checklist_state)
+    registers = {item.item_id: item for item in task.checklist_items}
     for item_id, done in (checklist or {}).items():
-        state[item_id] = {"done": bool(done), "by": actor.username, "at": now.isoformat()}
-    task.checklist_state = state
+        register = registers.get(item_id)
+        if register is None:
+            register = TaskChecklistItem(item_id=item_id)
+            task.checklist_items.append(register)
+        register.done, register.by_username, register.edited_at = bool(done), actor.username, now
+        register.client_time = register.client_id = None
+    state = task.checklist_state
     _attach_photos(session, task, actor, photos or [], now)
     if quantity is not None:
         task.quantity = quantity
     if observed_prices:
         task.observed_prices = {**task.observed_prices, **observed_prices}
     if note:
-        task.notes = [*task.notes, {"text": note, "by": actor.username, "at": now.isoformat()}]
+        task.note_entries.append(TaskNote(text=note, by_username=actor.username, added_at=now))
     missing = rules.missing_proof(
         proof=task.template.proof, checklist_ids=task.template.checklist_ids,
         checklist_done={item: entry.get("done", False) for item, entry in state.items()},

@@ -13,11 +13,11 @@ branch_labels = None
 depends_on = None
 
 
+# Plain ALTER TABLE on both databases: SQLite (3.35+) adds and drops a column in place, where a
+# batch rebuild would drop and recreate a table other tables' foreign keys point at.
 def upgrade() -> None:
-    with op.batch_alter_table("devices") as batch_op:
-        batch_op.add_column(sa.Column("app_version", sa.String(length=40), nullable=True))
+    op.add_column("devices", sa.Column("app_version", sa.String(length=40), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("devices") as batch_op:
-        batch_op.drop_column("app_version")
+    op.drop_column("devices", "app_version")

@@ -1,0 +1,1 @@
+"""The clerk app (a PWA built from clients/app) served at /app/."""

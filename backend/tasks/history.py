@@ -1,0 +1,59 @@
+"""The one way a store task records a change: its version goes up and an event explains it.
+
+``touch`` does it for one task an ORM service holds; ``touch_many`` for the tasks a set-based
+write (a sync push) changed, once per task, at the end of the transaction, under row locks
+taken in id order and held only until the commit."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from backend import audit, changefeed
+from backend.org.models import User
+from backend.tasks.models import StoreTask
+
+
+def snapshot(task: StoreTask) -> dict:
+    """What an event's before/after shows of a task's lifecycle."""
+    return {"status": task.status, "claimants": sorted(c.user.username for c in task.claims),
+            "version": task.version}
+
+
+def touch(session: Session, task: StoreTask, actor: User | None, action: str, before: dict | None,
+          now: dt.datetime, *, after: dict | None = None, client_id: str | None = None,
+          client_time: dt.datetime | None = None) -> None:
+    """Bump the version of a task an ORM service changed and append the event that explains it."""
+    task.version += 1
+    task.updated_at = now
+    session.flush()
+    audit.record(session, entity="task", entity_id=task.id, action=action, actor=actor,
+                 before=before, after={**snapshot(task), **(after or {})}, client_id=client_id,
+                 client_time=client_time, at=now)
+
+
+def lock_for_commit(session: Session, task_ids: list[int], *columns):
+    """Lock the tasks in id order (FOR NO KEY UPDATE on PostgreSQL: rows referencing them are
+    not blocked) and read what a set-based write must re-check under the lock: id, status and
+    the caller's ``columns``."""
+    return session.execute(select(StoreTask.id, StoreTask.status, *columns)
+                           .where(StoreTask.id.in_(task_ids)).order_by(StoreTask.id)
+                           .with_for_update(of=StoreTask, key_share=True)).all()
+
+
+def record_events(session: Session, events: list[dict]) -> None:
+    """Append the events of a set-based write (rows for ``audit.record_many``); they need no
+    task lock, so they go in before ``lock_for_commit``."""
+    audit.record_many(session, events)
+
+
+def touch_many(session: Session, task_ids: list[int], now: dt.datetime) -> None:
+    """Bump the version of each task once and announce it to the change feed. The caller holds
+    the rows (``lock_for_commit``) and commits right after."""
+    if task_ids:
+        session.execute(update(StoreTask).where(StoreTask.id.in_(task_ids))
+                        .values(version=StoreTask.version + 1, updated_at=now)
+                        .execution_options(synchronize_session=False))
+        changefeed.mark_tasks_where(session, StoreTask.id.in_(task_ids))
