@@ -5,14 +5,14 @@ narrower key (it only adds the store), so nothing is rewritten; lines that the o
 "duplicates" were never stored and come back by importing their file again.
 
 Revision ID: 0015
-Revises: 0014
+Revises: 0012
 Create Date: 2026-11-29 20:50:00
 """
 from alembic import op
 
 
 revision = '0015'
-down_revision = '0014'  # brief: '0011'; chained after main's 0014 so this branch has one head
+down_revision = '0012'  # brief: '0011'; chained after main's head (0012) so this branch has one head
 branch_labels = None
 depends_on = None
 
