@@ -161,7 +161,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     from backend.cli import register_cli
     from backend.sales.cli import register_sales_cli
-    from notifications import outbox
+    from notifications import listeners as notification_listeners
     from notifications.cli import register_notifications_cli
     from recommend.cli import register_recommend_cli
     from seed.cli import register_seed_cli
@@ -171,7 +171,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     register_seed_cli(app)
     register_recommend_cli(app)
     register_notifications_cli(app)
-    outbox.listen()
+    notification_listeners.listen()
     from integrations import outbox as webhook_outbox
     webhook_outbox.listen()
     from rules import engine as rules_engine

@@ -22,7 +22,7 @@ fixed script in hindsight (per product, the script that would have converted mos
 customers). Medians over seeds; one JSON line per policy.
 
 `--end-to-end` replays seed 0 for --e2e-rounds through the real services on a database
-(recommend.service.ranked_scripts, then record_feedback per outcome) and checks that it makes the
+(recommend.library.ranked_scripts, then record_feedback per outcome) and checks that it makes the
 same choices as the in-memory run.
 """
 
@@ -198,7 +198,7 @@ def run(rounds: int, seeds: int, base_rates: tuple[float, float]) -> None:
 
 
 def end_to_end(backend: str, rounds: int) -> None:
-    """Seed 0 through recommend.service on a real database: same choices as in memory?"""
+    """Seed 0 through recommend.library on a real database: same choices as in memory?"""
     from decimal import Decimal
 
     from sqlalchemy.orm import sessionmaker
@@ -207,7 +207,7 @@ def end_to_end(backend: str, rounds: int) -> None:
     from backend.db import build_engine
     from backend.org.models import User
     from bench.common import database_factory
-    from recommend import service
+    from recommend import library as service
     from recommend.models import Script
     from tests.factories import PASSWORD_HASH
 

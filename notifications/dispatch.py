@@ -21,7 +21,7 @@ from backend.db import utcnow
 from notifications import content as contents
 from notifications.messages import build_push
 from notifications.models import Delivery, Device, Notification
-from notifications.schedule import QuietHours
+from notifications.quiet_hours import QuietHours
 from notifications.transports import Outcome, Target
 
 

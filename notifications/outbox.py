@@ -11,7 +11,7 @@ import datetime as dt
 from sqlalchemy import JSON, String, and_, cast, exists, literal, select
 from sqlalchemy.orm import Session
 
-from backend import changefeed, db, events
+from backend import changefeed, db
 from backend.org.models import User
 from backend.tasks.models import StoreTask, TaskClaim
 from notifications.models import Delivery, Device, Notification
@@ -39,8 +39,9 @@ def insert_for_tasks(session: Session, kind: str, *, condition, recipients, now:
             .where(pairs.c.user_id.is_not(None)))
     statement = (db.insert_skipping_conflicts(session, Notification.__table__, ["user_id", "dedupe_key"])
                  if dedupe_prefix else Notification.__table__.insert())
-    session.execute(statement.from_select(_COLUMNS, rows))
-    fan_out(session, kind=kind, now=now)
+    # RETURNING names exactly the rows written now (a conflict returns nothing).
+    ids = list(session.scalars(statement.from_select(_COLUMNS, rows).returning(Notification.id)))
+    fan_out(session, ids, now=now)
 
 
 def clerks_of_store():
@@ -63,43 +64,24 @@ def insert_one(session: Session, *, user_id: int, kind: str, now: dt.datetime, p
                   store_id=store_id, params=params, dedupe_key=dedupe_key, created_at=now)
     statement = (db.insert_skipping_conflicts(session, Notification.__table__, ["user_id", "dedupe_key"])
                  if dedupe_key else Notification.__table__.insert())
-    session.execute(statement.values(**values))
-    fan_out(session, kind=kind, now=now)
+    ids = list(session.scalars(statement.values(**values).returning(Notification.id)))
+    fan_out(session, ids, now=now)
 
 
-def fan_out(session: Session, *, kind: str, now: dt.datetime) -> None:
+_CHUNK = 900  # ids per IN list: a 10,000-store publish is still a few statements
+
+
+def fan_out(session: Session, notification_ids: list[int], *, now: dt.datetime) -> None:
     """A pending delivery to every registered device of each notification just written, and a
     change-feed entry so the user's phones also get it by sync pull."""
-    fresh = and_(Notification.created_at == now, Notification.kind == kind)
-    targets = (select(Notification.id, Device.id, literal("pending"), literal(0),
-                      literal(now, Delivery.next_attempt_at.type), literal(now, Delivery.created_at.type))
-               .join(Device, and_(Device.user_id == Notification.user_id, Device.push_token.is_not(None)))
-               .where(fresh, ~exists().where(Delivery.notification_id == Notification.id,
-                                             Delivery.device_id == Device.id)))
-    session.execute(Delivery.__table__.insert().from_select(
-        ["notification_id", "device_id", "state", "attempts", "next_attempt_at", "created_at"], targets))
-    changefeed.mark_personal(session, "notification",
-                             select(Notification.id, Notification.user_id).where(fresh))
-
-
-# ---- listeners of the store-operations events ------------------------------------------------
-
-def _on_tasks_event(kind: str, *, session: Session, condition, now: dt.datetime, **details) -> None:
-    if kind == "review_result":
-        insert_for_tasks(session, kind, condition=condition, recipients=claimants(), now=now,
-                         params={"decision": details.get("decision", ""),
-                                 "comment": (details.get("comment") or "")[:500]})
-    else:
-        insert_for_tasks(session, kind, condition=condition, recipients=clerks_of_store(), now=now)
-
-
-def _on_campaign_event(kind: str, *, session: Session, campaign, now: dt.datetime) -> None:
-    if kind == "campaign_closed":
-        from notifications import schedule  # the summary is shared with the scheduled one
-        schedule.summarize_campaign(session, campaign, now)
-
-
-def listen() -> None:
-    """Subscribe to backend's domain events (called by create_app)."""
-    events.tasks_event.connect(_on_tasks_event, weak=False)
-    events.campaign_event.connect(_on_campaign_event, weak=False)
+    for start in range(0, len(notification_ids), _CHUNK):
+        fresh = Notification.id.in_(notification_ids[start:start + _CHUNK])
+        targets = (select(Notification.id, Device.id, literal("pending"), literal(0),
+                          literal(now, Delivery.next_attempt_at.type), literal(now, Delivery.created_at.type))
+                   .join(Device, and_(Device.user_id == Notification.user_id, Device.push_token.is_not(None)))
+                   .where(fresh, ~exists().where(Delivery.notification_id == Notification.id,
+                                                 Delivery.device_id == Device.id)))
+        session.execute(Delivery.__table__.insert().from_select(
+            ["notification_id", "device_id", "state", "attempts", "next_attempt_at", "created_at"], targets))
+        changefeed.mark_personal(session, "notification",
+                                 select(Notification.id, Notification.user_id).where(fresh))

@@ -24,6 +24,7 @@ from backend.db import utcnow
 from integrations import dispatch as webhook_dispatch
 from integrations import outbox as webhook_outbox
 from notifications import dispatch, schedule
+from notifications.quiet_hours import QuietHours
 from rules import engine as rules_engine
 from notifications.transports import FcmTransport, RecordTransport
 
@@ -35,7 +36,7 @@ def settings_from(config: dict) -> dispatch.DispatchSettings:
     return dispatch.DispatchSettings(
         batch_size=config["NOTIFY_BATCH_SIZE"], lease_seconds=config["NOTIFY_LEASE_SECONDS"],
         max_attempts=config["NOTIFY_MAX_ATTEMPTS"], backoff_base_seconds=config["NOTIFY_BACKOFF_SECONDS"],
-        quiet_hours=schedule.QuietHours.parse(config["NOTIFY_QUIET_HOURS"]),
+        quiet_hours=QuietHours.parse(config["NOTIFY_QUIET_HOURS"]),
         default_timezone=config["DEFAULT_TIMEZONE"])
 
 

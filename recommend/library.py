@@ -1,5 +1,5 @@
-"""The script library: generation, HQ scripts, clerk contributions and their moderation,
-Thompson-sampling ranking and feedback."""
+"""The script library: HQ scripts, clerk contributions and their moderation, Thompson-sampling
+ranking and feedback (machine-written candidates: recommend/script_generation.py)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,6 @@ from backend.org.models import User
 from backend.tasks.models import StoreTask
 from recommend import scripts
 from recommend.announce import announce_products
-from recommend.llm import LlmSettings, ScriptGenerator
 from recommend.models import Script
 from recommend.partners import top_pairings
 
@@ -30,11 +29,6 @@ MACHINE_SOURCES = ("generated", "llm")
 def banned_words(config) -> tuple[str, ...]:
     """The defaults plus HQ's own words (ZHIDA_SCRIPT_BANNED_WORDS)."""
     return scripts.DEFAULT_BANNED_WORDS + tuple(config.get("SCRIPT_BANNED_WORDS", ()))
-
-
-def script_generator(config) -> ScriptGenerator:
-    """The generator `recommend train` uses: the LLM when configured, the templates always."""
-    return ScriptGenerator(llm=LlmSettings.from_config(config), banned=banned_words(config))
 
 
 def _active_campaigns(now: dt.datetime) -> Select:
@@ -52,53 +46,6 @@ def _served_with(campaign_id: int | None, now: dt.datetime):
         return or_(Script.campaign_id.is_(None), Script.campaign_id == campaign_id)
     running = _active_campaigns(now).with_only_columns(Campaign.id)
     return or_(Script.campaign_id.is_(None), Script.campaign_id.in_(running))
-
-
-# ---- generation -------------------------------------------------------------------------------
-
-def generate_scripts(*, session: Session, generator: ScriptGenerator | None = None) -> dict:
-    """Store machine-written candidates for every product (and, for a product a running campaign
-    features, for that campaign) that has none yet in a locale. The LLM is asked only for featured
-    products: those are the ones clerks push, and a call per catalog product would cost a fortune."""
-    generator = generator or ScriptGenerator(llm=None, banned=scripts.DEFAULT_BANNED_WORDS)
-    now = utcnow()
-    products = session.scalars(select(Product).order_by(Product.id)).all()
-    campaign_of: dict[str, Campaign] = {}
-    for campaign in session.scalars(_active_campaigns(now).order_by(Campaign.starts_at.desc(),
-                                                                     Campaign.id.desc())):
-        for sku in [*(campaign.featured_skus or []), *(campaign.promo_prices or {})]:
-            campaign_of.setdefault(sku, campaign)  # the newest running campaign wins
-    have = set(session.execute(select(Script.product_id, Script.locale, Script.campaign_id)
-                               .where(Script.source.in_(MACHINE_SOURCES)).distinct()).all())
-    partners = top_pairings(session, None, k=2)
-    rows = []
-    try:
-        for product in products:
-            featured_by = campaign_of.get(product.sku)
-            pairs = [partner["name"] for partner in partners.get(product.id, [])]
-            # Every product gets general scripts (any campaign may feature it later); a product a
-            # running campaign features also gets that campaign's, quoting its promo price.
-            for campaign in [None] + ([featured_by] if featured_by else []):
-                promo = (campaign.promo_prices or {}).get(product.sku) if campaign else None
-                facts = scripts.ProductFacts(
-                    name=product.name, category=product.category, price=float(product.price),
-                    promo_price=float(promo) if promo is not None else None, pairs=pairs,
-                    brand=product.brand or "", campaign_title=campaign.title if campaign else None)
-                campaign_id = campaign.id if campaign else None
-                for locale in scripts.LOCALES:
-                    if (product.id, locale, campaign_id) in have:
-                        continue
-                    texts, source = generator.candidates(facts, locale, use_llm=campaign is not None)
-                    rows.extend({"product_id": product.id, "campaign_id": campaign_id, "locale": locale,
-                                 "text": text, "source": source, "status": "approved", "uses": 0,
-                                 "conversions": 0, "dismissals": 0, "created_at": now} for text in texts)
-    finally:
-        generator.close()
-    if rows:
-        session.execute(Script.__table__.insert(), rows)
-        announce_products(session, None)
-    db.commit(session)
-    return {"scripts": len(rows), "outcomes": dict(sorted(generator.outcomes.items()))}
 
 
 # ---- the library ------------------------------------------------------------------------------

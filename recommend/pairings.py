@@ -1,131 +1,355 @@
 """Product pairings learned from baskets: pure NumPy/SciPy, no app, no database.
 
-Item-item scores from co-occurrence counts C (C[i, j] = transactions holding both i and j,
-C[i, i] = transactions holding i):
+The model is a linear item–item autoencoder in closed form (EASE, Steck 2019) with two
+additions, both chosen on a validation split of the training baskets (``tune``):
 
-    score(i → j) = C[i, j] / ((C[i, i] + shrinkage) · C[j, j] ** damping)
+* dropout emphasis (EDLAE, Steck 2020): the ridge penalty of item j grows with its own count,
+  ``Λ = λ·I + p/(1−p)·diag(XᵀX)``, so that frequent items are not predicted from themselves
+  through the back door of near-duplicates;
+* a popularity prior: ``γ · share_j`` (share of baskets holding j) is added to every row, the
+  intercept a linear model of baskets lacks. Leave-one-out hides popular items most often; a
+  row that knows it serves them where the evidence is weak.
 
-The first factor is P(j | i) shrunk toward 0 when i has little data (significance-aware);
-it keeps popularity built in, which is why it beats lift-only rankings in leave-one-out
-hit rate. The damping term (0 ≤ damping < 1) takes a little of that popularity back so
-that every product does not pair with the same best-sellers. Pairs seen in fewer than
-``min_support`` transactions are dropped.
+Weights: ``P = (XᵀX + Λ)⁻¹``, ``B[i, j] = −P[i, j] / P[j, j]`` (zero diagonal), the weight of
+having i in the basket for predicting j. The inverse is cubic in items, so it is taken over the
+``head`` best-selling items only (a few thousand cover nearly every line of a real catalogue);
+the long tail of rarer products gets a neighbourhood row restricted to its co-occurring
+partners — its shrunk conditional probability ``C[i, j] / (C[i, i] + shrinkage)`` — rescaled to
+the head's units, plus the same popularity prior; head rows get their tail partners the same way.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy import sparse
 
 
 @dataclass(frozen=True)
+class Settings:
+    """Hyper-parameters; ``tune`` picks l2, dropout and popularity on validation baskets."""
+
+    l2: float = 30.0          # λ, the ridge penalty common to every item
+    dropout: float = 0.0      # p of EDLAE's emphasis (0: plain EASE)
+    popularity: float = 0.0   # γ, weight of the popularity prior
+    neighbourhood: float = 0.2  # α, weight of the co-occurrence (neighbourhood) term in head rows
+    asymmetry: float = 0.5    # β of the neighbourhood term: 0 conditional probability, 0.5 cosine
+    head: int = 2500          # items in the closed-form part (cost: head³)
+    shrinkage: float = 5.0    # tail rows: pseudo-count in the conditional probability
+    min_support: int = 2      # tail rows: pairs seen fewer times are dropped
+    keep: int = 100           # partners kept per product (serving stores up to 50)
+
+
+@dataclass(frozen=True)
 class Model:
-    """Scores (items × items, sparse) and each item's support."""
+    """Per product, its best partners (sparse rows, best first) with scores and the number of
+    baskets holding both; each product's own basket count."""
 
     scores: sparse.csr_matrix
-    counts: sparse.csr_matrix
+    pair_counts: sparse.csr_matrix
     support: np.ndarray
+    transactions: int
+    settings: Settings
 
 
-def basket_matrix(transaction_index: np.ndarray, item_index: np.ndarray, n_items: int) -> sparse.csr_matrix:
+def basket_matrix(transaction_index: np.ndarray, item_index: np.ndarray, n_items: int,
+                  n_transactions: int | None = None) -> sparse.csr_matrix:
     """Binary transactions × items matrix from parallel (transaction, item) index arrays."""
-    n_transactions = int(transaction_index.max()) + 1 if transaction_index.size else 0
+    if n_transactions is None:
+        n_transactions = int(transaction_index.max()) + 1 if transaction_index.size else 0
     data = np.ones(transaction_index.size, dtype=np.float32)
-    matrix = sparse.csr_matrix((data, (transaction_index, item_index)),
-                               shape=(n_transactions, n_items))
+    matrix = sparse.csr_matrix((data, (transaction_index, item_index)), shape=(n_transactions, n_items))
     matrix.data[:] = 1.0  # the same item twice in a basket counts once
     return matrix
 
 
-def train(baskets: sparse.csr_matrix, *, min_support: int = 2, shrinkage: float = 5.0,
-          damping: float = 0.2) -> Model:
-    """Co-occurrence counts and pair scores."""
-    counts = (baskets.T @ baskets).tocsr().astype(np.float64)
-    support = counts.diagonal().copy()
-    counts.setdiag(0)
-    counts.data[counts.data < min_support] = 0
-    counts.eliminate_zeros()
-    counts.sort_indices()
-    row_scale = 1.0 / (support + shrinkage)
-    column_scale = np.power(np.maximum(support, 1.0), -damping)
-    rows = np.repeat(np.arange(counts.shape[0]), np.diff(counts.indptr))
-    # Same sparsity pattern and order as counts: a pair's score and support share a position.
-    scores = sparse.csr_matrix((counts.data * row_scale[rows] * column_scale[counts.indices],
-                                counts.indices.copy(), counts.indptr.copy()), shape=counts.shape)
-    return Model(scores=scores, counts=counts, support=support)
+def head_items(support: np.ndarray, size: int) -> np.ndarray:
+    """The ``size`` best-selling items that sold at all, best first (ties: lower index)."""
+    ranked = np.argsort(-support, kind="stable")
+    return ranked[:min(size, int((support > 0).sum()))]
+
+
+def ease_weights(gram: np.ndarray, *, l2: float, dropout: float) -> np.ndarray:
+    """B of EASE/EDLAE from a (dense, head × head) Gram matrix XᵀX."""
+    penalty = l2 + (dropout / (1.0 - dropout)) * np.diag(gram)
+    regularised = gram + np.diag(penalty)
+    precision = np.linalg.inv(regularised)
+    weights = -precision / np.diag(precision)[np.newaxis, :]
+    np.fill_diagonal(weights, 0.0)
+    return weights
+
+
+def _top_per_row(rows: np.ndarray, cols: np.ndarray, values: np.ndarray, n_rows: int, n_cols: int,
+                 keep: int, payload: np.ndarray | None = None):
+    """A CSR of at most ``keep`` largest positive values per row (and, given a payload array
+    parallel to values, a CSR of the same pattern holding the payload)."""
+    positive = values > 0
+    rows, cols, values = rows[positive], cols[positive], values[positive]
+    order = np.lexsort((cols, -values, rows))
+    rows, cols, values = rows[order], cols[order], values[order]
+    starts = np.searchsorted(rows, np.arange(n_rows))
+    rank = np.arange(rows.size) - starts[rows] if rows.size else rows
+    chosen = rank < keep
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(rows[chosen], minlength=n_rows))])
+    top = sparse.csr_matrix((values[chosen], cols[chosen], indptr), shape=(n_rows, n_cols))
+    if payload is None:
+        return top
+    extra = payload[positive][order][chosen]
+    return top, sparse.csr_matrix((extra, cols[chosen], indptr), shape=(n_rows, n_cols))
+
+
+def _dense_top(matrix: np.ndarray, keep: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(row, column, value) of the ``keep`` largest values of each row of a dense matrix."""
+    keep = min(keep, matrix.shape[1])
+    if keep < matrix.shape[1]:
+        top = np.argpartition(-matrix, keep - 1, axis=1)[:, :keep]
+    else:
+        top = np.tile(np.arange(matrix.shape[1]), (matrix.shape[0], 1))
+    rows = np.repeat(np.arange(matrix.shape[0]), top.shape[1])
+    return rows, top.ravel(), matrix[rows, top.ravel()]
+
+
+def train(baskets: sparse.csr_matrix, settings: Settings = Settings(),
+          weights: np.ndarray | None = None) -> Model:
+    """Fit the model on a transactions × items basket matrix (``weights``: the head's EASE
+    weights of these baskets and settings, already computed — tuning reuses them)."""
+    baskets = baskets.tocsc()
+    n_transactions, n_items = baskets.shape
+    support = np.asarray(baskets.sum(axis=0)).ravel().astype(np.float64)
+    share = support / max(n_transactions, 1)
+    head = head_items(support, settings.head)
+    in_head = np.zeros(n_items, dtype=bool)
+    in_head[head] = True
+    head_baskets = baskets[:, head]
+    gram = (head_baskets.T @ head_baskets).toarray().astype(np.float64)
+    if weights is None:
+        weights = ease_weights(gram, l2=settings.l2, dropout=settings.dropout) if head.size else gram
+    own = np.diag(gram) + settings.shrinkage
+    neighbour = _neighbourhood(gram, own[:, np.newaxis], own[np.newaxis, :], settings.asymmetry)
+    np.fill_diagonal(neighbour, 0.0)
+    scale = _tail_scale(weights, neighbour)
+    head_scores = (weights + settings.neighbourhood * scale * neighbour
+                   + settings.popularity * share[head][np.newaxis, :])
+    np.fill_diagonal(head_scores, 0.0)
+    local_rows, local_cols, values = _dense_top(head_scores, settings.keep)
+    rows, cols = [head[local_rows]], [head[local_cols]]
+    score_values, count_values = [values], [gram[local_rows, local_cols]]
+
+    # Neighbourhood scores: tail rows against every partner, head rows against tail partners.
+    tail = np.flatnonzero((support > 0) & ~in_head)
+    if tail.size:
+        tail_baskets = baskets[:, tail]
+        blocks = [(tail[start:start + 2000], baskets) for start in range(0, tail.size, 2000)]
+        blocks += [(head[start:start + 2000], tail_baskets) for start in range(0, head.size, 2000)]
+        for chunk, against in blocks:
+            counts = (baskets[:, chunk].T @ against).tocoo()
+            source = chunk[counts.row]
+            partner = counts.col if against is baskets else tail[counts.col]
+            keep = (counts.data >= settings.min_support) & (source != partner)
+            source, partner, together = source[keep], partner[keep], counts.data[keep]
+            neighbour = _neighbourhood(together, support[source] + settings.shrinkage,
+                                       support[partner] + settings.shrinkage, settings.asymmetry)
+            values = ((1.0 + settings.neighbourhood) * scale * neighbour
+                      + settings.popularity * share[partner])
+            top, top_counts = _top_per_row(source, partner, values, n_items, n_items, settings.keep,
+                                           payload=together)
+            coo, coo_counts = top.tocoo(), top_counts.tocoo()
+            rows.append(coo.row)
+            cols.append(coo.col)
+            score_values.append(coo.data)
+            count_values.append(coo_counts.data)
+
+    rows, cols = np.concatenate(rows), np.concatenate(cols)
+    score_values, count_values = np.concatenate(score_values), np.concatenate(count_values)
+    # Rows stay sorted best first: serving and evaluation read them in order.
+    scores, pair_counts = _top_per_row(rows, cols, score_values, n_items, n_items, settings.keep,
+                                       payload=count_values)
+    return Model(scores=scores, pair_counts=pair_counts, support=support,
+                 transactions=n_transactions, settings=settings)
+
+
+def _neighbourhood(together, own, partner, asymmetry: float):
+    """Co-occurrence normalised by both counts: together / (own^(1−β) · partner^β) — β = 0 is
+    the (shrunk) conditional probability P(partner | own), β = 0.5 the cosine (asymmetric cosine,
+    Aiolli 2013, in between)."""
+    return together / (np.power(own, 1.0 - asymmetry) * np.power(partner, asymmetry))
+
+
+def _tail_scale(weights: np.ndarray, neighbour: np.ndarray) -> float:
+    """How many head-weight units one unit of the neighbourhood term is worth: the median ratio of
+    the best weight to the best neighbourhood score over the head's rows."""
+    if weights.size == 0:
+        return 1.0
+    best_weight, best_neighbour = weights.max(axis=1), neighbour.max(axis=1)
+    usable = (best_weight > 0) & (best_neighbour > 0)
+    return float(np.median(best_weight[usable] / best_neighbour[usable])) if usable.any() else 1.0
 
 
 def top_k(model: Model, item: int, k: int) -> list[tuple[int, float, int]]:
-    """The k best partners of an item: (item, score, support of the pair)."""
+    """The k best partners of an item: (item, score, baskets holding both)."""
     start, end = model.scores.indptr[item], model.scores.indptr[item + 1]
     if start == end:
         return []
     scores, partners = model.scores.data[start:end], model.scores.indices[start:end]
-    support = model.counts.data[start:end]
-    order = np.argsort(-scores, kind="stable")[:k]
-    return [(int(partners[i]), float(scores[i]), int(support[i])) for i in order]
+    counts = model.pair_counts.data[start:end]
+    return [(int(partners[i]), float(scores[i]), int(counts[i])) for i in range(min(k, end - start))]
 
 
-def recommend(model: Model, basket: list[int], k: int) -> list[int]:
-    """The k items that best complete a basket (sum of its items' scores), popularity breaking ties."""
-    combined = np.asarray(model.scores[basket].sum(axis=0)).ravel()
-    combined += 1e-9 * model.support / max(model.support.max(), 1.0)
-    combined[basket] = -np.inf
-    best = np.argpartition(-combined, min(k, combined.size - 1))[:k]
-    return [int(i) for i in best[np.argsort(-combined[best], kind="stable")]]
+def truncate(scores: sparse.csr_matrix, k: int) -> sparse.csr_matrix:
+    """The k best entries of each row: what a client asking for k partners sees."""
+    coo = scores.tocoo()
+    return _top_per_row(coo.row, coo.col, coo.data, scores.shape[0], scores.shape[1], k)
 
 
-def popular(support: np.ndarray, basket: list[int], k: int) -> list[int]:
-    """The popularity baseline: the k best-sellers not already in the basket."""
-    ranked = np.argsort(-support, kind="stable")
-    return [int(i) for i in ranked if i not in set(basket)][:k]
+def tune(baskets: sparse.csr_matrix, *, seed: int, base: Settings = Settings(), depth: int = 20,
+         k: int = 5, validation: float = 0.15, max_validation: int = 4000,
+         l2_grid: tuple[float, ...] = (10.0, 30.0, 100.0, 300.0),
+         dropout_grid: tuple[float, ...] = (0.0, 0.25),
+         asymmetry_grid: tuple[float, ...] = (0.0, 0.25, 0.5),
+         neighbourhood_grid: tuple[float, ...] = (0.0, 0.2, 0.5, 1.0, 2.0),
+         popularity_grid: tuple[float, ...] = (0.0, 0.5)) -> tuple[Settings, list[dict]]:
+    """Choose the hyper-parameters by leave-one-out hit-rate@k of the depth-``depth`` lists,
+    fitting on part of ``baskets`` and validating on the rest, one after the other (coordinate
+    search): l2, then dropout (one inverse each), then on the chosen weights the neighbourhood's
+    asymmetry, its weight and the popularity prior. Only training baskets come in here: the
+    test split never influences the choice."""
+    from recommend import evaluation
 
-
-def leave_one_out(baskets: sparse.csr_matrix, recommend_fn, *, k: int, seed: int) -> dict:
-    """Hide one random item of each basket of ≥ 2 items; hit-rate@k and precision@k."""
     rng = np.random.default_rng(seed)
-    hits = trials = 0
-    for row in range(baskets.shape[0]):
-        items = baskets.indices[baskets.indptr[row]:baskets.indptr[row + 1]]
-        if items.size < 2:
-            continue
-        hidden = int(items[rng.integers(items.size)])
-        rest = [int(i) for i in items if i != hidden]
-        trials += 1
-        hits += hidden in recommend_fn(rest, k)
-    rate = hits / trials if trials else 0.0
-    return {"baskets": trials, "hit_rate": round(rate, 4), "precision": round(rate / k, 4)}
+    order = rng.permutation(baskets.shape[0])
+    n_validation = min(max_validation, int(baskets.shape[0] * validation))
+    fit_part, check_part = baskets[order[n_validation:]], baskets[order[:n_validation]]
+    trial = evaluation.LeaveOneOut(check_part, seed=seed, every_item=True)
+    support = np.asarray(fit_part.sum(axis=0)).ravel()
+    head = head_items(support, base.head)
+    head_part = fit_part.tocsc()[:, head]
+    gram = (head_part.T @ head_part).toarray().astype(np.float64)
+    log: list[dict] = []
+
+    def score(settings: Settings, weights: np.ndarray) -> float:
+        model = train(fit_part, settings, weights=weights)
+        rate = trial.hit_rate(evaluation.summed_rows(truncate(model.scores, depth), model.support), k=k)
+        log.append({"l2": settings.l2, "dropout": settings.dropout, "asymmetry": settings.asymmetry,
+                    "neighbourhood": settings.neighbourhood, "popularity": settings.popularity,
+                    "hit_rate": rate})
+        return rate
+
+    def best_of(candidates: list[Settings], weights_of) -> tuple[Settings, np.ndarray]:
+        results = []
+        for position, settings in enumerate(candidates):
+            weights = weights_of(settings)
+            results.append((score(settings, weights), -position, settings, weights))
+        _, _, settings, weights = max(results, key=lambda result: result[:2])
+        return settings, weights
+
+    kept: dict[tuple[float, float], np.ndarray] = {}  # the best weights so far, not every fit
+
+    def fresh(settings: Settings) -> np.ndarray:
+        key = (settings.l2, settings.dropout)
+        return kept[key] if key in kept else ease_weights(gram, l2=settings.l2, dropout=settings.dropout)
+
+    best, weights = best_of([replace(base, l2=value, dropout=0.0) for value in l2_grid], fresh)
+    kept[(best.l2, best.dropout)] = weights
+    best, weights = best_of([replace(best, dropout=value) for value in dropout_grid], fresh)
+    for field, grid in (("asymmetry", asymmetry_grid), ("neighbourhood", neighbourhood_grid),
+                        ("popularity", popularity_grid)):
+        if len(grid) > 1:
+            best, weights = best_of([replace(best, **{field: value}) for value in grid],
+                                    lambda _settings, chosen=weights: chosen)
+    return best, log
 
 
-def association_rules_recommender(baskets: sparse.csr_matrix, *, min_support: float = 0.001,
-                                  min_confidence: float = 0.01):
-    """The association-rules baseline (mlxtend fpgrowth + association_rules, pairwise rules):
-    candidates are the consequents of rules whose antecedent is in the basket, ranked by the
-    best confidence. No popularity fill-in: what the rules alone find."""
-    import pandas as pd
-    from mlxtend.frequent_patterns import association_rules, fpgrowth
+SOURCES = ("learned", "category", "popular")
 
-    frame = pd.DataFrame.sparse.from_spmatrix(baskets.astype(bool))
-    frame.columns = list(range(baskets.shape[1]))
-    itemsets = fpgrowth(frame, min_support=min_support, max_len=2)
-    rules = (association_rules(itemsets, metric="confidence", min_threshold=min_confidence)
-             if len(itemsets) else None)
-    best: dict[int, dict[int, float]] = {}
-    if rules is not None:
-        for antecedents, consequents, confidence in zip(rules["antecedents"], rules["consequents"],
-                                                        rules["confidence"]):
-            (antecedent,), (consequent,) = tuple(antecedents), tuple(consequents)
-            row = best.setdefault(antecedent, {})
-            row[consequent] = max(row.get(consequent, 0.0), float(confidence))
 
-    def recommend_by_rules(basket: list[int], k: int) -> list[int]:
-        scores: dict[int, float] = {}
-        for item in basket:
-            for consequent, confidence in best.get(item, {}).items():
-                if consequent not in basket:
-                    scores[consequent] = max(scores.get(consequent, 0.0), confidence)
-        return [item for item, _ in sorted(scores.items(), key=lambda pair: -pair[1])[:k]]
+@dataclass(frozen=True)
+class Served:
+    """What serving stores: per product up to ``depth`` partners, best first, each with its
+    score, the baskets holding both, and its source (an index into SOURCES)."""
 
-    return recommend_by_rules
+    scores: sparse.csr_matrix
+    pair_counts: sparse.csr_matrix
+    sources: sparse.csr_matrix
+
+
+def served_lists(model: Model, categories: np.ndarray, depth: int) -> Served:
+    """Each product's learned partners, filled up to ``depth`` — when it has too few of its own —
+    first with what its category's products are bought with, then with best-sellers.
+
+    Fill-up scores stay in the model's units and never rise above the entry before them: a
+    category partner scores the mean of the category's learned rows, a best-seller the
+    popularity prior alone (γ · share, with γ at least 0.001 so the order is kept)."""
+    n_items = model.support.size
+    learned = truncate(model.scores, depth)
+    counts = _same_pattern(learned, model)
+    have = np.diff(learned.indptr)
+    short = np.flatnonzero(have < depth)
+    if short.size == 0 or n_items < 2:
+        return Served(learned, counts, _filled(learned, 0))
+    share = model.support / max(model.transactions, 1)
+    prior = max(model.settings.popularity, 1e-3) * share
+    best_sellers = np.argsort(-model.support, kind="stable")[:depth + 1]
+    codes, category = np.unique(categories, return_inverse=True)
+    members = sparse.csr_matrix((np.ones(n_items), (category, np.arange(n_items))),
+                                shape=(codes.size, n_items))
+    sizes = np.maximum(np.asarray(members.sum(axis=1)).ravel(), 1.0)
+    category_rows = (sparse.diags(1.0 / sizes) @ members @ model.scores).tocsr()
+    rows, cols, values, pair_counts, sources = [], [], [], [], []
+    for item in short:
+        start, end = learned.indptr[item], learned.indptr[item + 1]
+        listed = set(learned.indices[start:end].tolist()) | {int(item)}
+        floor = learned.data[end - 1] if end > start else np.inf
+        extra: list[tuple[int, float, int]] = []
+        start, end = category_rows.indptr[category[item]], category_rows.indptr[category[item] + 1]
+        partners, partner_scores = category_rows.indices[start:end], category_rows.data[start:end]
+        for position in np.lexsort((partners, -partner_scores)):
+            partner = int(partners[position])
+            if len(listed) > depth:
+                break
+            if partner not in listed and partner_scores[position] > 0:
+                floor = min(floor, float(partner_scores[position]))
+                listed.add(int(partner))
+                extra.append((int(partner), floor, 1))
+        for partner in best_sellers:
+            if len(listed) > depth:
+                break
+            if partner not in listed and model.support[partner] > 0:
+                floor = min(floor, float(prior[partner]))
+                listed.add(int(partner))
+                extra.append((int(partner), floor, 2))
+        for partner, value, source in extra:
+            rows.append(item)
+            cols.append(partner)
+            values.append(value)
+            pair_counts.append(0)
+            sources.append(source)
+    base = learned.tocoo()
+    all_rows = np.concatenate([base.row, np.array(rows, dtype=np.int64)])
+    all_cols = np.concatenate([base.col, np.array(cols, dtype=np.int64)])
+    # Rank: learned entries first (in their order), fill-ups after in the order appended.
+    position = np.concatenate([np.arange(base.nnz), base.nnz + np.arange(len(rows))])
+    order = np.lexsort((position, all_rows))
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(all_rows, minlength=n_items))])
+
+    def assemble(data):
+        return sparse.csr_matrix((np.asarray(data)[order], all_cols[order], indptr),
+                                 shape=(n_items, n_items))
+
+    learned_counts = counts.tocoo()
+    return Served(scores=assemble(np.concatenate([base.data, values])),
+                  pair_counts=assemble(np.concatenate([learned_counts.data, pair_counts])),
+                  sources=assemble(np.concatenate([np.zeros(base.nnz), sources])))
+
+
+def _same_pattern(rows: sparse.csr_matrix, model: Model) -> sparse.csr_matrix:
+    """The pair counts of the entries of ``rows`` (a best-first prefix of the model's rows)."""
+    row_of = np.repeat(np.arange(rows.shape[0]), np.diff(rows.indptr))
+    rank = np.arange(rows.nnz) - rows.indptr[row_of]
+    data = model.pair_counts.data[model.pair_counts.indptr[row_of] + rank]
+    return sparse.csr_matrix((data, rows.indices.copy(), rows.indptr.copy()), shape=rows.shape)
+
+
+def _filled(rows: sparse.csr_matrix, code: int) -> sparse.csr_matrix:
+    return sparse.csr_matrix((np.full(rows.nnz, float(code)), rows.indices.copy(), rows.indptr.copy()),
+                             shape=rows.shape)

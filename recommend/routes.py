@@ -8,7 +8,7 @@ from flask_smorest import Blueprint
 
 from backend import db
 from backend.auth.policy import ANY_ROLE, CLERK, HQ, SUPERVISOR, allow, current_user
-from recommend import library, service
+from recommend import library, pairing_service
 from recommend.schemas import (FeedbackResultSchema, FeedbackSchema, ModerationSchema,
                                NewScriptSchema, PairingRuleSchema, PairingsQuerySchema,
                                PairingsSchema, ScriptSchema, ScriptsQuerySchema)
@@ -23,7 +23,7 @@ class PairingsViews(MethodView):
     @blp.response(200, PairingsSchema)
     def get(self, query, sku):
         """Products to pair with this one, best first"""
-        return service.pairings_for(session=db.session(), actor=current_user(), sku=sku, **query)
+        return pairing_service.pairings_for(session=db.session(), actor=current_user(), sku=sku, **query)
 
 
 def _rule_views(kind: str):
@@ -34,14 +34,14 @@ def _rule_views(kind: str):
         @blp.arguments(PairingRuleSchema)
         @blp.response(200, PairingsSchema)
         def post(self, body, sku):
-            return service.set_pairing_rule(session=db.session(), actor=current_user(), sku=sku,
+            return pairing_service.set_pairing_rule(session=db.session(), actor=current_user(), sku=sku,
                                             other_sku=body["sku"], kind=kind)
 
         @allow(HQ)
         @blp.arguments(PairingRuleSchema)
         @blp.response(200, PairingsSchema)
         def delete(self, body, sku):
-            return service.remove_pairing_rule(session=db.session(), actor=current_user(), sku=sku,
+            return pairing_service.remove_pairing_rule(session=db.session(), actor=current_user(), sku=sku,
                                                other_sku=body["sku"], kind=kind)
 
     PairingRuleViews.post.__doc__ = f"{kind.title()} a partner of this product"

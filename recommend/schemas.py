@@ -8,15 +8,19 @@ from recommend.scripts import LOCALES, MAX_LENGTH
 
 
 class PairingsQuerySchema(StrictSchema):
-    k = ma.fields.Integer(load_default=5, validate=validate.Range(min=1, max=10))
+    k = ma.fields.Integer(load_default=5, validate=validate.Range(min=1, max=50))
 
 
 class PairingSchema(ma.Schema):
     sku = ma.fields.String()
     name = ma.fields.String()
-    score = ma.fields.Float()
-    support = ma.fields.Integer(metadata={"description": "transactions holding both products"})
-    source = ma.fields.String(metadata={"description": "learned | category (fallback)"})
+    score = ma.fields.Float(allow_none=True, metadata={
+        "description": "the model's score (null for pins); fill-ups score below what they follow"})
+    support = ma.fields.Integer(allow_none=True, metadata={
+        "description": "receipts holding both products (0 for fill-ups, null for pins)"})
+    source = ma.fields.String(metadata={"description": (
+        "pinned (by HQ) | learned (from this product's receipts) | category (what its category "
+        "sells with) | popular (best-sellers): a short list is filled up from the next source")})
 
 
 class PairingsSchema(ma.Schema):

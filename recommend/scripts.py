@@ -8,17 +8,22 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
+# {price} is a whole clause with its punctuation, or nothing: only a campaign's scripts quote a
+# price (the campaign's), so a script never quotes a list price while the shop sells lower.
 TEMPLATES = {
     "zh-CN": [
-        "这款{name}是我们的人气{category_zh}，{price_line}。很多顾客会搭配{pairs}一起入手，效果更完整。",
-        "您可以先试一下{name}。{price_line}，今天加购{pairs}更划算，我帮您一起拿？",
+        "这款{name}是我们的人气{category_zh}{price}。很多顾客会搭配{pairs}一起入手，效果更完整。",
+        "您可以先试一下{name}。{price_first}今天加购{pairs}更划算，我帮您一起拿？",
     ],
     "en": [
-        "This {name} is one of our most-loved {category}. {price_line} Many customers pair it with "
+        "This {name} is one of our most-loved {category_plural}.{price} Many customers pair it with "
         "{pairs} for the complete look.",
-        "Would you like to try the {name}? {price_line} Adding {pairs} today makes it an even better deal.",
+        "Would you like to try the {name}?{price} Adding {pairs} today makes it an even better deal.",
     ],
 }
+# Categories English does not count: "one of our most-loved skincare products".
+UNCOUNTABLE = {"skincare", "makeup", "haircare", "bodycare", "suncare", "care", "equipment",
+               "jewellery", "jewelry", "clothing", "luggage", "furniture", "hardware", "software"}
 LOCALES = tuple(TEMPLATES)
 CATEGORY_ZH = {"lipstick": "口红", "foundation": "底妆", "mascara": "睫毛膏", "eyeshadow": "眼影",
                "serum": "精华", "cleanser": "洁面", "moisturizer": "面霜", "sunscreen": "防晒",
@@ -48,19 +53,62 @@ class ProductFacts:
     attributes: dict = field(default_factory=dict)
 
 
-def generate(facts: ProductFacts, locale: str) -> list[str]:
-    """Deterministic candidate scripts from the product, its pairings and the campaign price."""
+def shop_price(value: float, locale: str) -> str:
+    """A price as a shop tag shows it: 159, 129.50, and in English 1,299."""
+    whole = abs(value - round(value)) < 0.005
     if locale == "zh-CN":
-        price_line = (f"活动价 {facts.promo_price:g} 元（原价 {facts.price:g} 元）" if facts.promo_price
-                      else f"售价 {facts.price:g} 元")
+        return f"{value:.0f}" if whole else f"{value:.2f}"
+    return f"{value:,.0f}" if whole else f"{value:,.2f}"
+
+
+def plural(category: str) -> str:
+    """The English plural of a category name: lipsticks, brushes, accessories, skincare products."""
+    words = category.strip().split()
+    if not words:
+        return "products"
+    last = words[-1]
+    lowered = last.lower()
+    if lowered in UNCOUNTABLE:
+        return f"{category.strip()} products"
+    if lowered.endswith(("s", "x", "z", "ch", "sh")):
+        # Already plural ("tools", "accessories"), or a sibilant ending that takes -es ("brush").
+        last = last if lowered.endswith("s") and not lowered.endswith("ss") else last + "es"
+    elif lowered.endswith("y") and lowered[-2:-1] not in "aeiou":
+        last = last[:-1] + "ies"
+    else:
+        last += "s"
+    return " ".join(words[:-1] + [last])
+
+
+def _price_clauses(facts: ProductFacts, locale: str) -> tuple[str, str]:
+    """(clause after the product, clause opening a sentence) — empty outside a campaign."""
+    if facts.campaign_title is None and facts.promo_price is None:
+        return "", ""
+    price = shop_price(facts.price, locale)
+    if locale == "zh-CN":
+        if facts.promo_price is not None and facts.promo_price < facts.price:
+            text = f"活动价 {shop_price(facts.promo_price, locale)} 元（原价 {price} 元）"
+        else:
+            text = f"售价 {shop_price(facts.promo_price or facts.price, locale)} 元"
+        return f"，{text}", f"{text}，"
+    if facts.promo_price is not None and facts.promo_price < facts.price:
+        text = f" It is {shop_price(facts.promo_price, locale)} yuan today instead of {price}."
+    else:
+        text = f" It is {shop_price(facts.promo_price or facts.price, locale)} yuan."
+    return text, text
+
+
+def generate(facts: ProductFacts, locale: str) -> list[str]:
+    """Deterministic candidate scripts from the product, its pairings and, for a campaign's
+    scripts, the campaign's price."""
+    price, price_first = _price_clauses(facts, locale)
+    if locale == "zh-CN":
         pairs = "、".join(facts.pairs[:2]) or "同系列产品"
     else:
-        price_line = (f"It is {facts.promo_price:g} yuan today instead of {facts.price:g}."
-                      if facts.promo_price else f"It is {facts.price:g} yuan.")
         pairs = " and ".join(facts.pairs[:2]) or "the matching range"
-    values = {"name": facts.name, "category": facts.category,
+    values = {"name": facts.name, "category_plural": plural(facts.category),
               "category_zh": CATEGORY_ZH.get(facts.category, facts.category),
-              "price_line": price_line, "pairs": pairs}
+              "price": price, "price_first": price_first, "pairs": pairs}
     return [template.format(**values)[:MAX_LENGTH] for template in TEMPLATES[locale]]
 
 

@@ -25,7 +25,7 @@ from backend.sales.service import import_sales
 from backend.tasks import blobs
 from backend.tasks import service as tasks
 from backend.tasks.models import StoreTask
-from recommend.service import train_pairings
+from recommend.pairing_service import train_pairings
 from seed.catalog_data import (BASKET_AFFINITIES, BRANDS, CITIES, CITY_TIMEZONES, PRODUCT_LINES,
                                REGIONS, SHADES, STORE_KINDS)
 
@@ -257,13 +257,15 @@ def _seed_history(session: Session, campaign: Campaign, admin: User) -> None:
 
 def _demo_sales_csv(products: list[Product], store_codes: list[str], now: dt.datetime,
                     transactions: int) -> str:
-    """Seeded POS history: each basket starts with a product and adds from related categories."""
+    """Seeded POS history with a real shop's skew: each basket starts with a product (a few hero
+    products far more often than the rest) and adds from related categories; two cheap add-ons
+    (the cheapest tools) ride along in many baskets, and some baskets get an impulse buy."""
     rng = random.Random(SEED + 2)
     by_category: dict[str, list[Product]] = {}
     for product in products:
         by_category.setdefault(product.category, []).append(product)
-    # A few hero products sell far more than the rest, as in real shops.
     weights = [1.0 / (1 + (index % 17)) for index, _ in enumerate(products)]
+    add_ons = sorted(by_category.get("tools", []), key=lambda product: (product.price, product.sku))[:2]
     lines = ["transaction_id,store_code,sku,quantity,sold_at"]
     for number in range(transactions):
         first = rng.choices(products, weights)[0]
@@ -274,6 +276,11 @@ def _demo_sales_csv(products: list[Product], store_codes: list[str], now: dt.dat
                 # Mostly the product's usual partner in that category, sometimes any of them.
                 usual = candidates[products.index(first) % len(candidates)]
                 basket.add(usual.sku if rng.random() < 0.6 else rng.choice(candidates).sku)
+        for add_on, share in zip(add_ons, (0.3, 0.15)):
+            if rng.random() < share:
+                basket.add(add_on.sku)
+        if rng.random() < 0.25:
+            basket.add(rng.choices(products, weights)[0].sku)
         sold_at = now - dt.timedelta(days=rng.randrange(60), minutes=rng.randrange(600))
         store = store_codes[number % len(store_codes)]
         lines += [f"D{number:06d},{store},{sku},1,{sold_at.isoformat()}" for sku in sorted(basket)]

@@ -37,7 +37,7 @@ from backend.sales.service import import_sales
 from backend.tasks import blobs
 from backend.tasks import service as tasks
 from backend.tasks.models import StoreTask
-from recommend.service import train_pairings
+from recommend.pairing_service import train_pairings
 from seed.demo import (SeedReport, seed_products, seed_regions, seed_stores, seed_users, store_code,
                        tiny_png)
 
@@ -214,7 +214,7 @@ def seed_double11(session: Session, *, stores: int = STORES, progress: bool = Tr
         bar.update(bar.total - bar.n)
     report.add("sales lines", result["imported"])
     with tqdm(total=1, desc="pairings", unit="training", disable=not progress) as bar:
-        train_pairings(session=session)
+        train_pairings(session=session, tune=False)  # defaults: the seed stays fast and fixed
         bar.update(1)
     admin = session.scalar(select(User).where(User.username == "admin"))
     campaign = campaigns.create_campaign(session=session, actor=admin, **_campaign_spec(featured, targeted))

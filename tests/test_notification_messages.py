@@ -8,7 +8,7 @@ import pytest
 from notifications.dispatch import backoff_seconds
 from notifications.messages import (FCM_LIMIT_BYTES, FCM_TOPIC_LIMIT_BYTES, PushContent, build_push,
                                     encoded_size, render)
-from notifications.schedule import QuietHours
+from notifications.quiet_hours import QuietHours
 
 
 def content(**overrides):

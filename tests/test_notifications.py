@@ -9,7 +9,7 @@ from sqlalchemy import func, select, update
 from backend.tasks.models import StoreTask
 from notifications import dispatch
 from notifications.models import Delivery, Device, Notification
-from notifications.schedule import QuietHours
+from notifications.quiet_hours import QuietHours
 from notifications.transports import Outcome, RecordTransport
 from notifications.worker import Worker
 from recommend.models import Script

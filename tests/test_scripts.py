@@ -82,3 +82,25 @@ def test_thompson_ranking_learns_on_simulated_clerks():
     assert ours["best_share_last_10pct"] > 0.5 > uniform["best_share_last_10pct"]
     skewed = sim.simulate(world, sim.thompson, "outcome_per_use", seed=2)
     assert skewed["mean_error"] > 3 * ours["mean_error"]
+
+
+def test_prices_look_like_shop_prices_and_english_is_grammatical():
+    assert [scripts.shop_price(v, "en") for v in (159.0, 129.5, 1299.0, 12.999)] == [
+        "159", "129.50", "1,299", "13"]
+    assert scripts.shop_price(1299.0, "zh-CN") == "1299"
+    assert [scripts.plural(c) for c in ("lipstick", "tools", "brush", "accessory", "skincare",
+                                        "face mask", "glass")] == [
+        "lipsticks", "tools", "brushes", "accessories", "skincare products", "face masks", "glasses"]
+    campaign = scripts.ProductFacts(name="Velvet Lipstick #21", category="lipstick", price=199.0,
+                                    promo_price=129.5, pairs=["Lip Glaze"], campaign_title="Double 11")
+    en = scripts.generate(campaign, "en")
+    assert en[0].startswith("This Velvet Lipstick #21 is one of our most-loved lipsticks. "
+                            "It is 129.50 yuan today instead of 199. Many customers")
+    assert "活动价 129.50 元（原价 199 元）" in scripts.generate(campaign, "zh-CN")[1]
+    # A general script quotes no price: it is served outside campaigns too, where a campaign
+    # may sell lower than the list price it would have quoted.
+    general = scripts.ProductFacts(name="Rouge", category="lipstick", price=199.0, promo_price=None,
+                                   pairs=[])
+    for locale in scripts.LOCALES:
+        assert not any(ch.isdigit() for text in scripts.generate(general, locale) for ch in text)
+    assert scripts.generate(general, "zh-CN")[1].startswith("您可以先试一下Rouge。今天加购")

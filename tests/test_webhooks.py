@@ -309,3 +309,20 @@ def test_a_worker_killed_mid_send_loses_nothing(make, client, private_ok, receiv
     ids = {json.loads(r.body)["id"] for r in receiver.received}
     assert len(ids) == 3 and len(receiver.received) >= 6  # every event arrived, the killed batch twice
     assert count(make, WebhookAttempt) == 3  # the dead worker recorded nothing
+
+
+def test_the_receiver_in_the_docs_accepts_a_real_signature_and_rejects_stale_or_forged_ones():
+    """The `verified` function of docs/integrations.md, run as written, against our signer."""
+    import re
+    text = (ROOT / "docs" / "integrations.md").read_text(encoding="utf-8")
+    example = re.search(r"```python\n(.*?)```", text, re.S).group(1)
+    source = example[example.index("import hashlib"):example.index("class Receiver")]
+    namespace: dict = {}
+    exec(source.replace('SECRET = b"whsec_…"', 'SECRET = b"whsec_docs"'), namespace)  # noqa: S102
+    body = b'{"id":"evt_1","type":"task.approved"}'
+    now = int(time.time())
+    assert namespace["verified"](signing.sign("whsec_docs", now, body), body)
+    assert not namespace["verified"](signing.sign("whsec_docs", now - 301, body), body)
+    assert not namespace["verified"](signing.sign("whsec_other", now, body), body)
+    assert not namespace["verified"](signing.sign("whsec_docs", now, body), body + b" ")
+    assert not namespace["verified"]("garbage", body)

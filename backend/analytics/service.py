@@ -7,7 +7,7 @@ import datetime as dt
 import io
 import statistics
 
-from sqlalchemy import Integer, and_, bindparam, case, cast, func, select
+from sqlalchemy import Integer, String, and_, bindparam, case, cast, func, select
 from sqlalchemy.orm import Session, aliased
 
 from backend.auth import policy
@@ -152,16 +152,18 @@ def _attach_counts(session: Session, actor: User, group_by: str, featured: list[
     """Per group: transactions with a featured SKU, and those also holding one of its pairings."""
     key = Region.code if group_by == "region" else Store.code
     partner = aliased(SalesLine)
-    attached = (select(SalesLine.transaction_id)
+    # A receipt is (store, transaction id): the same id in two stores is two receipts.
+    receipt = cast(SalesLine.store_id, String) + ":" + SalesLine.transaction_id
+    attached = (select(receipt)
                 .join(ProductPairing, (ProductPairing.product_id == SalesLine.product_id)
                       & (ProductPairing.rank <= ATTACH_PAIRINGS))
-                .join(partner, (partner.transaction_id == SalesLine.transaction_id)
+                .join(partner, (partner.store_id == SalesLine.store_id)
+                      & (partner.transaction_id == SalesLine.transaction_id)
                       & (partner.product_id == ProductPairing.paired_product_id))
                 .where(SalesLine.product_id.in_(featured)))
     statement = (select(key.label("group"),
-                        func.count(func.distinct(SalesLine.transaction_id)).label("with_featured"),
-                        func.count(func.distinct(case((SalesLine.transaction_id.in_(attached),
-                                                       SalesLine.transaction_id)))).label("attached"))
+                        func.count(func.distinct(receipt)).label("with_featured"),
+                        func.count(func.distinct(case((receipt.in_(attached), receipt)))).label("attached"))
                  .select_from(SalesLine).join(Store, SalesLine.store_id == Store.id)
                  .join(Region, Store.region_id == Region.id)
                  .where(SalesLine.product_id.in_(featured), SalesLine.sold_at >= start,

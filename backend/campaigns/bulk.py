@@ -9,10 +9,8 @@ list per line, and nothing is written.
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import hashlib
 import io
-import secrets
 
 import marshmallow as ma
 from marshmallow import validate
@@ -21,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from backend import audit, changefeed, events
 from backend.campaigns.models import TASK_KINDS, TaskTemplate
-from backend.campaigns.service import campaign_by_id
+from backend.campaigns.service import campaign_by_id, store_task_row
 from backend.common.schemas import Instant, StrictSchema, Text
 from backend.db import utcnow
 from backend.errors import Conflict, ValidationFailed
@@ -124,12 +122,9 @@ def import_tasks(*, session: Session, actor: User, campaign_id: int, text: str) 
     created_tasks = 0
     if templates and campaign.published_at is not None:  # published: the stores get them now
         session.execute(StoreTask.__table__.insert(), [
-            dict(campaign_id=campaign.id, template_id=t.id, store_id=t.store_id,
-                 template_version=t.version, status="open", due_at=t.due_for(campaign.published_at),
-                 max_claimants=t.max_claimants, claimant_count=0, checklist_state={}, sales={},
-                 observed_prices={}, notes=[], late=False, submitted_after_cancel=False,
-                 instructions_changed=False, version=1, qr_nonce=secrets.randbits(31),
-                 created_at=now, updated_at=now) for t in templates])
+            store_task_row(campaign_id=campaign.id, template_id=t.id, template_version=t.version,
+                           store_id=t.store_id, due_at=t.due_for(campaign.published_at),
+                           max_claimants=t.max_claimants, now=now) for t in templates])
         created_tasks = len(templates)
         new_tasks = StoreTask.template_id.in_([t.id for t in templates])
         changefeed.mark_tasks_where(session, new_tasks)

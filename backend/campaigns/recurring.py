@@ -5,7 +5,6 @@ nothing), in each store's timezone."""
 from __future__ import annotations
 
 import datetime as dt
-import secrets
 from collections import defaultdict
 
 from sqlalchemy import select
@@ -14,6 +13,7 @@ from sqlalchemy.orm import Session
 from backend import changefeed, db, events
 from backend.campaigns import recurrence, targeting
 from backend.campaigns.models import Campaign, TaskTemplate
+from backend.campaigns.service import store_task_row
 from backend.org.models import Store
 from backend.tasks.models import StoreTask
 
@@ -58,12 +58,9 @@ def create_due_occurrences(session: Session, *, now: dt.datetime, lead: dt.timed
             for local, starts in recurrence.occurrences(parent.recurrence, zone, since=since, until=until,
                                                         anchor=campaign.starts_at):
                 template_id = _occurrence_template(session, parent, local)
-                rows = [dict(campaign_id=campaign.id, template_id=template_id, store_id=store_id,
-                             template_version=1, status="open", due_at=starts + duration,
-                             max_claimants=parent.max_claimants, claimant_count=0, checklist_state={},
-                             sales={}, observed_prices={}, notes=[], late=False,
-                             submitted_after_cancel=False, instructions_changed=False, version=1,
-                             qr_nonce=secrets.randbits(31), created_at=now, updated_at=now)
+                rows = [store_task_row(campaign_id=campaign.id, template_id=template_id, template_version=1,
+                                       store_id=store_id, due_at=starts + duration,
+                                       max_claimants=parent.max_claimants, now=now)
                         for store_id in stores]
                 statement = db.insert_skipping_conflicts(session, StoreTask.__table__,
                                                          ["template_id", "store_id"])

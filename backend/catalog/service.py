@@ -7,17 +7,19 @@ import io
 import json
 
 import marshmallow as ma
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from backend import db
 from backend.catalog.models import Product
 from backend.catalog.schemas import ProductCreateSchema
 from backend.common.paging import Page, paginate
+from backend.db import utcnow
 from backend.errors import Conflict, NotFound, ValidationFailed
 from backend.org.models import User
 
 IMPORT_COLUMNS = ("sku", "name", "category", "brand", "price")
+IMPORT_BATCH = 5000
 
 
 def product_by_sku(session: Session, sku: str) -> Product:
@@ -116,16 +118,17 @@ def import_products(*, session: Session, actor: User, text: str) -> dict:
     if errors:
         raise ValidationFailed(f"{len(errors)} line(s) of the CSV are invalid; nothing was imported.",
                                error="invalid_csv", errors=errors)
-    existing = {product.sku: product for product in session.scalars(
-        select(Product).where(Product.sku.in_([row["sku"] for row in rows])))}
-    created = 0
-    for row in rows:
-        product = existing.get(row["sku"])
-        if product is None:
-            session.add(Product(**row))
-            created += 1
-        else:
-            for key, value in row.items():
-                setattr(product, key, value)
+    existing = dict(session.execute(select(Product.sku, Product.id)).all())
+    now = utcnow()
+    new_rows = [{"attributes": {}, **row, "created_at": now, "updated_at": now}
+                for row in rows if row["sku"] not in existing]
+    changed = [{**row, "id": existing[row["sku"]], "updated_at": now}
+               for row in rows if row["sku"] in existing]
+    # Batches keep every statement under PostgreSQL's 65,535 bound parameters per statement.
+    for start in range(0, len(new_rows), IMPORT_BATCH):
+        session.execute(insert(Product), new_rows[start:start + IMPORT_BATCH])
+    for start in range(0, len(changed), IMPORT_BATCH):
+        session.execute(update(Product), changed[start:start + IMPORT_BATCH])  # by primary key
+    created = len(new_rows)
     db.commit(session)
     return {"imported": len(rows), "created": created, "updated": len(rows) - created}

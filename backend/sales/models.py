@@ -11,11 +11,13 @@ from backend.db import Base, BigId, UTCDateTime
 
 
 class SalesLine(Base):
-    """A product sold in a transaction; (transaction, product) is unique, so re-imports add nothing."""
+    """A product sold in a receipt; a receipt is (store, transaction id), and (store, transaction,
+    product) is unique, so re-imports add nothing and two stores' receipts never merge."""
 
     __tablename__ = "sales_lines"
     __table_args__ = (
-        UniqueConstraint("transaction_id", "product_id", name="uq_sales_lines_transaction_product"),
+        UniqueConstraint("store_id", "transaction_id", "product_id",
+                         name="uq_sales_lines_store_transaction_product"),
         Index("ix_sales_lines_store_sold", "store_id", "sold_at"),
         Index("ix_sales_lines_product_sold", "product_id", "sold_at"),
     )

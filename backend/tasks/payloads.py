@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from backend.campaigns.models import Campaign, TaskTemplate
 from backend.db import utcnow
@@ -51,7 +51,10 @@ def task_payloads(session: Session, task_ids: list[int],
     campaigns = campaigns if campaigns is not None else {}
     missing = {row.campaign_id for row in tasks} - set(campaigns)
     if missing:
-        campaigns.update((c.id, c) for c in session.scalars(select(Campaign).where(Campaign.id.in_(missing))))
+        # Without their templates (eager by default): the page reads the few template columns
+        # it shows below, and a thousand template objects would cost more than the page.
+        campaigns.update((c.id, c) for c in session.scalars(
+            select(Campaign).options(lazyload(Campaign.templates)).where(Campaign.id.in_(missing))))
     templates = {t.id: t for t in session.execute(
         select(TaskTemplate.id, TaskTemplate.title, TaskTemplate.instructions, TaskTemplate.kind,
                TaskTemplate.script_hint, TaskTemplate.proof, TaskTemplate.checklist)

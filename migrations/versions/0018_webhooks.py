@@ -1,7 +1,7 @@
 """Webhooks: endpoints, events, the delivery outbox and its attempt log
 
 Revision ID: 0018
-Revises: 0012
+Revises: 0015
 """
 from alembic import op
 import sqlalchemy as sa
@@ -9,7 +9,7 @@ import backend.db
 
 
 revision = "0018"
-down_revision = "0012"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 
