@@ -84,17 +84,9 @@ def _follow_up_task(session: Session, rule: Rule, task: StoreTask, firing_id: in
         max_claimants=1, script_hint="", version=1, store_id=task.store_id, import_key=key,
     ).returning(TaskTemplate.id)).scalar()
     due = now + dt.timedelta(hours=action.get("due_in_hours", 24))
-<<<<<<< HEAD
-    session.execute(StoreTask.__table__.insert().values(
-        campaign_id=task.campaign_id, template_id=template_id, store_id=task.store_id, template_version=1,
-        status="open", due_at=due, max_claimants=1, claimant_count=0,
-        observed_prices={}, late=False, submitted_after_cancel=False, instructions_changed=False,
-        version=1, qr_nonce=secrets.randbits(31), created_at=now, updated_at=now))
-=======
     session.execute(StoreTask.__table__.insert().values(**store_task_row(
         campaign_id=task.campaign_id, template_id=template_id, template_version=1, store_id=task.store_id,
         due_at=due, max_claimants=1, now=now)))
->>>>>>> hooks
     new_task = StoreTask.template_id == template_id
     changefeed.mark_tasks_where(session, new_task)
     events.announce_tasks("task_published", session=session, condition=new_task, now=now)

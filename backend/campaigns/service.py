@@ -271,8 +271,8 @@ def store_task_row(*, campaign_id: int, template_id: int, template_version: int,
     """The columns of a new open store task (publish, CSV import, recurrences, rule follow-ups)."""
     return dict(campaign_id=campaign_id, template_id=template_id, store_id=store_id,
                 template_version=template_version, status="open", due_at=due_at,
-                max_claimants=max_claimants, claimant_count=0, checklist_state={}, sales={},
-                observed_prices={}, notes=[], late=False, submitted_after_cancel=False,
+                max_claimants=max_claimants, claimant_count=0,
+                observed_prices={}, late=False, submitted_after_cancel=False,
                 instructions_changed=False, version=1, qr_nonce=secrets.randbits(31),
                 created_at=now, updated_at=now)
 
@@ -308,18 +308,9 @@ def publish(*, session: Session, actor: User, campaign_id: int) -> dict:
             continue
         due_at = template.due_for(campaign.published_at)
         rows.extend(
-<<<<<<< HEAD
-            dict(campaign_id=campaign.id, template_id=template.id, store_id=store_id,
-                 template_version=template.version, status="open", due_at=due_at,
-                 max_claimants=template.max_claimants, claimant_count=0,
-                 observed_prices={}, late=False, submitted_after_cancel=False,
-                 instructions_changed=False, version=1, qr_nonce=secrets.randbits(31),
-                 created_at=now, updated_at=now)
-=======
             store_task_row(campaign_id=campaign.id, template_id=template.id,
                            template_version=template.version, store_id=store_id, due_at=due_at,
                            max_claimants=template.max_claimants, now=now)
->>>>>>> hooks
             for store_id in ([template.store_id] if template.store_id else store_ids)
             if (template.id, store_id) not in existing)
     if rows:
