@@ -16,7 +16,7 @@ from backend.console import forms, messages
 from backend.console.web import console_blueprint, error_sentence, render, safe_next
 from backend.errors import Conflict, DomainError, NotFound, ValidationFailed
 from backend.org.models import User
-from recommend import library, service
+from recommend import library, pairing_service
 
 bp = console_blueprint("console_recommend", __name__)
 
@@ -28,7 +28,8 @@ def product_page(*, session: Session, actor: User, sku: str) -> dict:
     """A product, its pairings with their source, its approved scripts in both languages
     (ranked as clerks get them) and the contributions waiting for moderation."""
     product = catalog.get_product(session=session, actor=actor, sku=sku)
-    pairings = service.pairings_for(session=session, actor=actor, sku=sku, k=PAIRINGS_SHOWN)
+    pairings = pairing_service.pairings_for(session=session, actor=actor, sku=sku,
+                                            k=PAIRINGS_SHOWN)
     rng = random.Random(0)  # a fixed draw: the page lists, it does not serve
     scripts = {locale: library.ranked_scripts(session=session, actor=actor, sku=sku,
                                               locale=locale, rng=rng)
@@ -58,11 +59,11 @@ def pairing_rule(sku, action):
     other = request.form.get("other", "").strip()[:64]
     try:
         if action in ("pin", "ban"):
-            service.set_pairing_rule(session=db.session(), actor=current_user(), sku=sku,
-                                     other_sku=other, kind=action)
+            pairing_service.set_pairing_rule(session=db.session(), actor=current_user(),
+                                             sku=sku, other_sku=other, kind=action)
         else:
-            service.remove_pairing_rule(session=db.session(), actor=current_user(), sku=sku,
-                                        other_sku=other, kind=action[2:])
+            pairing_service.remove_pairing_rule(session=db.session(), actor=current_user(),
+                                                sku=sku, other_sku=other, kind=action[2:])
     except (ValidationFailed, Conflict, NotFound) as exc:
         _refusal(exc)
     else:
