@@ -10,7 +10,13 @@ const data = new AppData();
 
 function useAppState() {
   const [state, setState] = useState(data.state);
-  useEffect(() => data.subscribe(setState), []);
+  useEffect(() => {
+    // Effects run after the first paint: the data layer may already have moved on (IndexedDB can
+    // answer first), so catch up with its current state after subscribing, or that update is lost.
+    const unsubscribe = data.subscribe(setState);
+    setState(data.state);
+    return unsubscribe;
+  }, []);
   return state;
 }
 
