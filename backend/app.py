@@ -142,6 +142,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from backend.console.master_data import bp as console_admin_bp
     from backend.console.routes import root_bp as console_root_bp
     from qr.console import bp as console_qr_bp
+    from notifications.console import bp as console_notify_bp
     from recommend.console import bp as console_recommend_bp
 
     init_i18n(app)
@@ -150,6 +151,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(console_admin_bp)
     app.register_blueprint(console_qr_bp)
     app.register_blueprint(console_recommend_bp)
+    app.register_blueprint(console_notify_bp)
     # The clerk app (a PWA): static files built from clients/app.
     from backend.clerk_app.routes import bp as clerk_app_bp
     app.register_blueprint(clerk_app_bp)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import io
 import re
@@ -16,10 +17,11 @@ from backend.campaigns.models import Campaign
 from backend.config import load_config
 from backend.console.i18n import CATALOGS
 from backend.catalog.models import Product
-from backend.db import Base
+from backend.db import Base, utcnow
 from backend.org.models import Region, Store, User
 from backend.sales.models import SalesLine
 from backend.tasks.models import StoreTask
+from notifications.models import Notification
 from seed.demo import tiny_png
 from tests.factories import PASSWORD
 
@@ -58,6 +60,7 @@ PAGES = [
     ("POST", "/console/tasks/{task}/cancel", HQ),
     ("POST", "/console/tasks/{task}/assign", MANAGERS),
     ("POST", "/console/tasks/{task}/rotate-qr", MANAGERS),
+    ("POST", "/console/tasks/{task}/{nudge}", MANAGERS),
     ("GET", "/console/regions", HQ),
     ("POST", "/console/regions", HQ),
     ("GET", "/console/stores", MANAGERS),
@@ -66,6 +69,7 @@ PAGES = [
     ("POST", "/console/stores/{store}/edit", HQ),
     ("GET", "/console/users", HQ),
     ("POST", "/console/users", HQ),
+    ("POST", "/console/users/import", HQ),
     ("GET", "/console/users/{user}/edit", HQ),
     ("POST", "/console/users/{user}/edit", HQ),
     ("GET", "/console/products", HQ),
@@ -137,7 +141,7 @@ def concrete(path: str, w) -> str:
             .replace("{task}", str(w.task_id)).replace("{sha}", w.sha)
             .replace("{template}", str(w.campaign.templates[0].id)).replace("{store}", "S001")
             .replace("{user}", "clerk1").replace("{sku}", "LIP-01").replace("{action}", "pin")
-            .replace("{script}", str(w.script_id)))
+            .replace("{script}", str(w.script_id)).replace("{nudge}", "remind"))
 
 
 def task_versions(make) -> list:
@@ -249,6 +253,8 @@ def test_form_posts_without_a_valid_csrf_token_are_refused(make, client, world, 
     sign_in(client, "admin")
     template = world.campaign.templates[0].id
     open_task = make.task_id(world.campaign.id, world.s1, "Price check")
+    overdue_task = make.task_id(world.campaign.id, world.s3, "Price check")
+    overdue(make, overdue_task)
     before = row_counts(make)
     versions = task_versions(make)
     extra = {"csrf_token": token} if token else {}
@@ -273,6 +279,11 @@ def test_form_posts_without_a_valid_csrf_token_are_refused(make, client, world, 
              ("/console/users", {"username": "nocsrf", "display_name": "x", "role": "hq_admin",
                                  "password": "long-enough-1"}),
              ("/console/users/clerk1/edit", {"display_name": "x", "locale": "en"}),
+             ("/console/users/clerk1/edit", {"display_name": "Clerk1", "locale": "zh-CN",
+                                             "role": "supervisor", "regions": "EAST"}),
+             ("/console/users/import", {"file": (io.BytesIO(PEOPLE_CSV), "u.csv")}),
+             (f"/console/tasks/{overdue_task}/remind", {}),
+             (f"/console/tasks/{overdue_task}/escalate", {}),
              ("/console/products/import", {"file": (io.BytesIO(PRODUCTS_CSV), "p.csv")}),
              ("/console/sales", {"file": (io.BytesIO(b"transaction_id,store_code,sku,quantity,"
                                                      b"sold_at\nT1,S001,LIP-01,1,"
@@ -835,3 +846,123 @@ def test_a_supervisor_approves_a_clerks_script_from_the_queue(make, client, worl
     assert approved.status_code == 302
     ranked = client.get("/api/v1/scripts?sku=LIP-01&locale=zh-CN", headers=world.h["clerk1"]).json
     assert [script["id"] for script in ranked] == [world.script_id]
+
+
+# ---- people from CSV, role changes ------------------------------------------------------------
+
+PEOPLE_CSV = ("username,display_name,role,store,regions,locale,password\n"
+              "clerk_s003_7,李雷,clerk,S003,,zh-CN,first-password-1\n"
+              "sup_south,Han Meimei,supervisor,,EAST;NORTH,en,first-password-2\n"
+              "clerk1,Clerk One,clerk,S001,,en,\n").encode()
+
+
+def test_hq_imports_people_seeing_every_bad_line_then_imports_twice_to_the_same_state(
+        make, client, world):
+    token = sign_in(client, "admin")
+    before = make.count(User)
+    bad_csv = ("username,display_name,role,store,regions,locale,password\n"
+               "clerk_x1,,clerk,S001,,zh-CN,first-password-1\n"        # no name
+               "clerk_x2,X2,clerk,S999,,zh-CN,first-password-1\n"      # unknown store
+               "sup_x3,X3,supervisor,,,zh-CN,first-password-1\n"       # no region
+               "clerk_x4,X4,clerk,S001,,zh-CN,\n"                      # new: no password
+               "clerk_x2,X2 again,clerk,S001,,zh-CN,first-password-1\n"
+               "clerk_ok,OK,clerk,S001,,zh-CN,first-password-1\n").encode()
+    bad = client.post("/console/users/import", data={"csrf_token": token,
+                                                      "file": (io.BytesIO(bad_csv), "u.csv")})
+    assert bad.status_code == 422
+    page = bad.get_data(as_text=True)
+    for line in (2, 3, 4, 5):
+        assert f"第 {line} 行" in page, line
+    assert "未知的门店 S999" in page and "必填" in page, page
+    assert make.count(User) == before  # nothing imported, not even the good line
+
+    for attempt in (1, 2):
+        response = client.post("/console/users/import", data={
+            "csrf_token": token, "file": (io.BytesIO(PEOPLE_CSV), "u.csv")})
+        assert response.status_code == 302, response.get_data(as_text=True)
+        flashed = client.get(response.location).get_data(as_text=True)
+        if attempt == 1:
+            assert "3 人已导入：2 人新增，1 人更新，0 人未变" in flashed
+        else:
+            assert "3 人已导入：0 人新增，0 人更新，3 人未变" in flashed
+        assert make.count(User) == before + 2
+    sup = make.scalar(select(User).where(User.username == "sup_south"))
+    assert sup.role == "supervisor" and sorted(r.code for r in sup.regions) == ["EAST", "NORTH"]
+    assert make.scalar(select(User.display_name).where(User.username == "clerk1")) == "Clerk One"
+    assert client.post("/api/v1/auth/login", json={"username": "clerk1",
+                                                   "password": PASSWORD}).status_code == 200
+    assert client.post("/api/v1/auth/login", json={"username": "clerk_s003_7",
+                                                   "password": "first-password-1"}).status_code == 200
+
+
+def test_hq_changes_a_persons_role_and_binding(make, client, world):
+    token = sign_in(client, "admin")
+    old_token = world.h["clerk1b"]
+    wrong = client.post("/console/users/clerk1b/edit", data={
+        "csrf_token": token, "display_name": "Clerk1b", "locale": "zh-CN", "role": "supervisor",
+        "store": "S001", "active": "on"})
+    assert wrong.status_code == 422 and "督导至少需要负责一个大区" in wrong.get_data(as_text=True)
+    assert make.scalar(select(User.role).where(User.username == "clerk1b")) == "clerk"
+    promoted = client.post("/console/users/clerk1b/edit", data={
+        "csrf_token": token, "display_name": "Clerk1b", "locale": "zh-CN", "role": "supervisor",
+        "store": "", "regions": ["EAST"], "active": "on"})
+    assert promoted.status_code == 302, promoted.get_data(as_text=True)
+    user = make.scalar(select(User).where(User.username == "clerk1b")
+                       .execution_options(populate_existing=True))
+    assert user.role == "supervisor" and user.store is None
+    assert [region.code for region in user.regions] == ["EAST"]
+    assert client.get("/api/v1/auth/me", headers=old_token).status_code == 401  # signs in anew
+    page = client.get("/console/users/clerk1b/edit").get_data(as_text=True)
+    assert '<option value="supervisor" selected>' in page
+
+
+# ---- overdue follow-up ------------------------------------------------------------------------
+
+def overdue(make, task_id: int) -> None:
+    make.session.execute(StoreTask.__table__.update().where(StoreTask.id == task_id)
+                         .values(due_at=utcnow() - dt.timedelta(hours=3)))
+    make.session.commit()
+
+
+def test_a_supervisor_reminds_and_escalates_an_overdue_task_from_the_dashboard(make, client, world):
+    price_check = make.task_id(world.campaign.id, world.s1, "Price check")
+    overdue(make, price_check)
+    token = sign_in(client, "sup_east")
+    dashboard = client.get("/console/dashboard").get_data(as_text=True)
+    row = re.search(rf'<tr data-task="{price_check}">.*?</tr>', dashboard, re.S).group(0)
+    assert "提醒店员" in row and "上报" in row
+    before = make.count(Notification)
+    reminded = client.post(f"/console/tasks/{price_check}/remind",
+                           data={"csrf_token": token, "next": "/console/dashboard"})
+    assert reminded.status_code == 302 and reminded.location == "/console/dashboard"
+    assert "已提醒 clerk1, clerk1b" in client.get("/console/dashboard").get_data(as_text=True)
+    sent = make.session.execute(select(User.username, Notification.kind)
+                                .join(User, User.id == Notification.user_id)
+                                .where(Notification.id > 0).order_by(Notification.id)).all()[before:]
+    make.session.commit()
+    assert sorted(sent) == [("clerk1", "overdue"), ("clerk1b", "overdue")]
+    again = client.post(f"/console/tasks/{price_check}/remind", data={"csrf_token": token})
+    assert "本小时内已发送" in client.get(again.location).get_data(as_text=True)
+    assert make.count(Notification) == before + 2  # a double click sends nothing new
+    escalated = client.post(f"/console/tasks/{price_check}/escalate", data={"csrf_token": token})
+    assert "已上报给 admin" in client.get(escalated.location).get_data(as_text=True)
+    inbox = client.get("/api/v1/notifications", headers=world.h["admin"]).json
+    assert inbox["items"][0]["kind"] == "overdue" and inbox["items"][0]["task_id"] == price_check
+    history = client.get(f"/console/tasks/{price_check}").get_data(as_text=True)
+    assert 'data-action="reminded"' in history and 'data-action="escalated"' in history
+    assert "已发送提醒" in history and "clerk1, clerk1b" in history
+
+
+def test_overdue_follow_up_is_refused_out_of_scope_and_for_tasks_not_overdue(make, client, world):
+    price_check = make.task_id(world.campaign.id, world.s1, "Price check")
+    token = sign_in(client, "sup_east")
+    before = row_counts(make)
+    not_yet = client.post(f"/console/tasks/{price_check}/remind", data={"csrf_token": token})
+    assert "任务已不再逾期" in client.get(not_yet.location).get_data(as_text=True)
+    overdue(make, price_check)
+    client.post("/console/logout", data={"csrf_token": token})
+    token = sign_in(client, "sup_north")
+    for nudge in ("remind", "escalate"):
+        response = client.post(f"/console/tasks/{price_check}/{nudge}", data={"csrf_token": token})
+        assert response.status_code == 403, nudge
+    assert row_counts(make) == before

@@ -18,6 +18,7 @@ from backend.console import forms, master_forms, messages
 from backend.console.web import console_blueprint, error_sentence, render
 from backend.errors import Conflict, DomainError, NotFound, ValidationFailed
 from backend.org import service as org
+from backend.org import user_import
 from backend.org.models import LOCALES, ROLES
 from backend.sales import service as sales
 
@@ -127,13 +128,13 @@ def store_edit(code):
 
 # ---- users --------------------------------------------------------------------------------
 
-def _users_page(form, errors: dict, status: int = 200):
+def _users_page(form, errors: dict, status: int = 200, import_errors: dict | None = None):
     role = request.args.get("role")
     role = role if role in ROLES else None
     listed = org.list_users(session=db.session(), actor=current_user(), page=_page_number(),
                             page_size=50, role=role, store=request.args.get("store") or None)
     return render("users.html", status, form=form, errors=errors, listed=listed, role=role,
-                  roles=ROLES, locales=LOCALES,
+                  roles=ROLES, locales=LOCALES, import_errors=import_errors or {},
                   regions=org.list_regions(session=db.session(), actor=current_user()))
 
 
@@ -160,9 +161,24 @@ def user_create():
     return redirect(url_for("console_admin.users"))
 
 
+@bp.post("/users/import")
+@allow_signed_in(HQ)
+def users_import():
+    """Add or update people from CSV: every bad line is named, and then nothing is imported."""
+    try:
+        report = user_import.import_users(session=db.session(), actor=current_user(),
+                                          text=read_text_body("text/csv"))
+    except (ValidationFailed, Conflict) as exc:
+        return _users_page(MultiDict(), {}, exc.status_code, import_errors=_errors(exc))
+    flash(gettext("%(n)d people imported: %(created)d new, %(updated)d updated, %(unchanged)d "
+                  "unchanged.", n=report["imported"], created=report["created"],
+                  updated=report["updated"], unchanged=report["unchanged"]), "success")
+    return redirect(url_for("console_admin.users"))
+
+
 def _user_edit_page(user, form, errors: dict, status: int = 200):
     return render("user_edit.html", status, user=user, form=form, errors=errors, locales=LOCALES,
-                  regions=org.list_regions(session=db.session(), actor=current_user()))
+                  roles=ROLES, regions=org.list_regions(session=db.session(), actor=current_user()))
 
 
 @bp.route("/users/<username>/edit", methods=["GET", "POST"])

@@ -122,7 +122,7 @@ def store_tasks(*, session: Session, actor: User, code: str, campaign: int | Non
 
 # What a task's history shows of each event: these keys of its before/after, in this order.
 HISTORY_KEYS = ("status", "claimants", "assignee", "template_version", "instructions_changed",
-                "decision", "comment", "reason")
+                "decision", "comment", "reason", "recipients")
 
 
 def history_rows(events) -> list[dict]:

@@ -40,6 +40,8 @@ ERROR_SENTENCES = {
     "forbidden": lambda: gettext("You may not do this."),
     "invalid_csv": lambda: gettext("Some lines of the file are invalid; nothing was imported."),
     "rate_limited": lambda: gettext("Too many attempts. Wait a moment and try again."),
+    "not_overdue": lambda: gettext("The task is not overdue any more."),
+    "nobody_to_notify": lambda: gettext("Nobody to notify: the store has no active clerk."),
 }
 
 
@@ -103,6 +105,8 @@ def _labels() -> dict[str, str]:
         "note_added": gettext("note added"), "photo_attached": gettext("photo added"),
         "sale_recorded": gettext("sale recorded"), "published": gettext("published"),
         "edited": gettext("edited"),
+        "reminded": gettext("reminder sent"), "escalated": gettext("escalated"),
+        "field:recipients": gettext("Sent to"),
         "field:status": gettext("Status"), "field:claimants": gettext("Clerks"),
         "field:assignee": gettext("Assigned to"),
         "field:template_version": gettext("Task version"),
