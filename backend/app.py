@@ -62,7 +62,7 @@ def _limit_body_size(app: Flask) -> None:
         if endpoint.endswith("BlobViews"):
             # One byte over the cap still reaches the service, which answers 413 itself.
             request.max_content_length = app.config["MAX_BLOB_BYTES"] + 1
-        elif endpoint.endswith("ImportViews"):
+        elif endpoint.endswith(("ImportViews", "_import", ".sales_upload")):  # API and console
             request.max_content_length = app.config["MAX_IMPORT_BYTES"]
         else:
             request.max_content_length = app.config["MAX_JSON_BYTES"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import io
 import re
 from pathlib import Path
@@ -16,9 +17,10 @@ from sqlalchemy import select
 from backend.campaigns.models import Campaign
 from backend.config import load_config
 from backend.console.i18n import CATALOGS
-from backend.catalog.models import Product
+from backend.catalog.models import Product, ProductPairing
 from backend.db import Base, utcnow
 from backend.org.models import Region, Store, User
+from backend.sales import jobs as sales_jobs
 from backend.sales.models import SalesLine
 from backend.tasks.models import StoreTask
 from notifications.models import Notification
@@ -76,6 +78,8 @@ PAGES = [
     ("POST", "/console/products/import", HQ),
     ("GET", "/console/sales", HQ),
     ("POST", "/console/sales", HQ),
+    ("GET", "/console/sales/imports/{import}", HQ),
+    ("GET", "/console/sales/imports/{import}/progress", HQ),
     ("GET", "/console/products/{sku}", HQ),
     ("POST", "/console/products/{sku}/pairings/{action}", HQ),
     ("GET", "/console/scripts", MANAGERS),
@@ -133,6 +137,8 @@ def world(make, client):
         "sku": "LIP-01", "locale": "zh-CN", "text": "这支口红显白，搭配 LIP-02 更持久。"})
     assert contributed.status_code == 201 and contributed.json["status"] == "pending"
     w.script_id = contributed.json["id"]
+    w.import_id = sales_jobs.queue_import(session=make.session, actor=w.admin, filename="w.csv",
+                                          data=b"transaction_id,store_code,sku,quantity,sold_at\n").id
     return w
 
 
@@ -141,7 +147,8 @@ def concrete(path: str, w) -> str:
             .replace("{task}", str(w.task_id)).replace("{sha}", w.sha)
             .replace("{template}", str(w.campaign.templates[0].id)).replace("{store}", "S001")
             .replace("{user}", "clerk1").replace("{sku}", "LIP-01").replace("{action}", "pin")
-            .replace("{script}", str(w.script_id)).replace("{nudge}", "remind"))
+            .replace("{script}", str(w.script_id)).replace("{nudge}", "remind")
+            .replace("{import}", str(w.import_id)))
 
 
 def task_versions(make) -> list:
@@ -784,21 +791,84 @@ def test_hq_imports_products_seeing_every_bad_line(make, client, world):
     assert 'data-sku="NEW-1"' in listing and "New serum" in listing
 
 
-def test_hq_uploads_a_sales_file_and_reads_the_report(make, client, world):
+def run_imports(app) -> int:
+    """What the worker's imports job does (notifications.worker.Worker.run_imports)."""
+    return sales_jobs.run_waiting(app.extensions["zhida.sessionmaker"], worker_id="test")
+
+
+def test_hq_uploads_a_sales_file_the_worker_imports_it_and_the_page_shows_the_report(
+        app, make, client, world):
     token = sign_in(client, "admin")
+    run_imports(app)  # the fixture's own file first
+    lines_before = make.count(SalesLine)
     csv_text = (b"transaction_id,store_code,sku,quantity,sold_at\n"
                 b"T1,S001,LIP-01,1,2026-11-11T10:00:00+08:00\n"
                 b"T1,S001,LIP-02,2,2026-11-11T10:00:00+08:00\n"
                 b"T2,S999,LIP-01,1,2026-11-11T11:00:00+08:00\n")
     response = client.post("/console/sales", data={"csrf_token": token,
-                                                   "file": (io.BytesIO(csv_text), "s.csv")})
-    assert response.status_code == 200
-    page = response.get_data(as_text=True)
-    assert 'data-figure="imported">2<' in page and 'data-figure="rejected">1<' in page
-    assert "S999" in page and make.count(SalesLine) == 2
+                                                   "file": (io.BytesIO(csv_text), "pos.csv")})
+    assert response.status_code == 302
+    page = client.get(response.location).get_data(as_text=True)
+    progress_url = re.search(r'hx-get="([^"]+/progress)"', page).group(1)
+    assert 'data-status="queued"' in page and "已处理 0 / 3 行" in page and "等待" in page
+    assert make.count(SalesLine) == lines_before  # the worker imports it, not the request
+    assert run_imports(app) == 1
+    fragment = client.get(progress_url).get_data(as_text=True)
+    assert 'data-status="done"' in fragment and "hx-get" not in fragment  # polling stops
+    assert 'data-figure="imported">2<' in fragment and 'data-figure="rejected">1<' in fragment
+    assert "S999" in fragment and make.count(SalesLine) == lines_before + 2
+    again = client.post("/console/sales", data={"csrf_token": token,
+                                                "file": (io.BytesIO(csv_text), "pos.csv")})
+    run_imports(app)
+    page = client.get(again.location).get_data(as_text=True)
+    assert 'data-figure="imported">0<' in page and 'data-figure="duplicates">2<' in page
+    listing = client.get("/console/sales").get_data(as_text=True)
+    assert listing.count("pos.csv") == 2 and "已导入" in listing
+
     missing = client.post("/console/sales", data={"csrf_token": token,
                                                   "file": (io.BytesIO(b"a,b\n1,2\n"), "s.csv")})
-    assert missing.status_code == 422 and make.count(SalesLine) == 2
+    run_imports(app)
+    failed = client.get(missing.location).get_data(as_text=True)
+    assert 'data-status="failed"' in failed and "应包含以下列" in failed
+    assert make.count(SalesLine) == lines_before + 2
+    empty = client.post("/console/sales", data={"csrf_token": token,
+                                                "file": (io.BytesIO(b""), "e.csv")})
+    assert empty.status_code == 422
+
+
+def test_sales_progress_counts_lines_as_the_worker_goes(app, make, world):
+    """Progress during an import: the page reads what the import reported so far."""
+    run_imports(app)  # the fixture's own file first
+    seen = []
+    admin = make.scalar(select(User).where(User.username == "admin"))
+    rows = "".join(f"T{n},S001,LIP-01,1,2026-11-11T10:00:00+08:00\n" for n in range(45_000))
+    job = sales_jobs.queue_import(session=make.session, actor=admin, filename="big.csv",
+                                  data=("transaction_id,store_code,sku,quantity,sold_at\n"
+                                        + rows).encode())
+    job_id = job.id
+    original = sales_jobs._reporter
+
+    def watching(sessions, import_id, dialect):
+        report = original(sessions, import_id, dialect)
+
+        def progress(lines):
+            report(lines)
+            with app.extensions["zhida.read_sessionmaker"]() as reader:  # as the page reads
+                view = sales_jobs.get_import(session=reader, actor=reader.get(User, admin.id),
+                                             import_id=import_id)
+                seen.append((view["lines_done"], view["total_lines"], view["job"].status))
+        return progress
+
+    sales_jobs._reporter = watching
+    try:
+        assert run_imports(app) == 1
+    finally:
+        sales_jobs._reporter = original
+    assert seen == [(20_000, 45_000, "running"), (40_000, 45_000, "running")]
+    make.session.expire_all()
+    view = sales_jobs.get_import(session=make.session, actor=admin, import_id=job_id)
+    assert (view["lines_done"], view["job"].status, view["job"].data) == (45_000, "done", None)
+    make.session.commit()
 
 
 # ---- recommendations ------------------------------------------------------------------------
@@ -966,3 +1036,37 @@ def test_overdue_follow_up_is_refused_out_of_scope_and_for_tasks_not_overdue(mak
         response = client.post(f"/console/tasks/{price_check}/{nudge}", data={"csrf_token": token})
         assert response.status_code == 403, nudge
     assert row_counts(make) == before
+
+
+# ---- the numbers that matter ------------------------------------------------------------------
+
+def test_the_campaign_page_shows_rates_attach_uplift_charts_and_named_timezones(make, client, world):
+    """A day into the campaign S001 sold LIP-01 with its pairing LIP-02 in 1 of 2 receipts; the
+    day before, in 1 of 4: attach rate 50.0%, before 25.0%, uplift +100.0%."""
+    make.session.add(ProductPairing(product_id=world.lip.id, paired_product_id=world.gloss.id,
+                                    rank=1, score=0.4, support=12, source="learned"))
+    start = world.campaign.starts_at
+    receipts = {"D1": (1, True), "D2": (1, False), "B1": (-1, True), "B2": (-1, False),
+                "B3": (-1, False), "B4": (-1, False)}
+    for receipt, (day, attached) in receipts.items():
+        sold_at = start + dt.timedelta(hours=3 if day > 0 else -3)
+        skus = [world.lip, world.gloss] if attached else [world.lip]
+        make.session.add_all(SalesLine(transaction_id=receipt, store_id=world.s1.id,
+                                       product_id=product.id, quantity=1, sold_at=sold_at)
+                             for product in skus)
+    make.session.commit()
+    sign_in(client, "admin")
+    page = client.get(f"/console/campaigns/{world.campaign.id}").get_data(as_text=True)
+    assert 'data-figure="attach-rate">50.0%<' in page
+    assert 'data-figure="attach-before">25.0%<' in page
+    assert 'data-figure="attach-uplift">+100.0%<' in page
+    assert 'data-figure="completion">' in page and 'data-figure="on-time">' in page
+    assert 'data-figure="deviation">' in page
+    charts = json.loads(re.search(r'<script type="application/json" id="chart-data">(.*?)</script>',
+                                  page, re.S).group(1))
+    s001 = charts["stores"]["labels"].index("Store S001 (S001)")
+    assert charts["stores"]["attach"][s001] == 0.5 and charts["stores"]["attach_before"][s001] == 0.25
+    assert {"chart-days", "chart-stores", "chart-attach"} <= set(re.findall(r'<canvas id="([\w-]+)"', page))
+    assert "chart.umd.min.js" in page
+    assert f'href="/console/campaigns/{world.campaign.id}/impact"' in page
+    assert re.search(r"\d{2}:\d{2} Asia/Shanghai", page)  # dates name their timezone

@@ -200,6 +200,27 @@ def _attach_rates(session: Session, actor: User, group_by: str, campaign_id: int
     return rates
 
 
+def campaign_attach(*, session: Session, actor: User, campaign_id: int) -> dict:
+    """The attach rate over every store in the actor's scope: during the campaign (so far), in
+    the same length of time before it, and the relative uplift (the rows' figures, summed)."""
+    none = {"attach_rate": None, "attach_rate_before": None, "attach_uplift": None}
+    campaign = session.get(Campaign, campaign_id)
+    featured = list(session.scalars(select(Product.id).where(
+        Product.sku.in_(campaign.featured_skus)))) if campaign else []
+    start, end = (campaign.starts_at, min(campaign.ends_at, utcnow())) if campaign else (None, None)
+    if not featured or end <= start:
+        return none
+    totals = []
+    for window_start, window_end in ((start, end), (start - (end - start), start)):
+        counts = _attach_counts(session, actor, "region", featured, window_start, window_end,
+                                None, None).values()
+        totals.append(_ratio(sum(attached for _, attached in counts),
+                             sum(with_featured for with_featured, _ in counts)))
+    during, before = totals
+    return {"attach_rate": during, "attach_rate_before": before,
+            "attach_uplift": round(during / before - 1, 4) if during is not None and before else None}
+
+
 def leaderboard(*, session: Session, actor: User, level: str = "store",
                 campaign: int | None = None) -> list[dict]:
     """Stores or clerks by completion rate, then on-time rate (the best first)."""

@@ -38,3 +38,15 @@ def text_body_stream(*content_types: str) -> TextIO:
     else:
         raise UnsupportedMediaType(f"Send {' or '.join(content_types)} or multipart/form-data.")
     return io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
+
+
+def read_upload(*content_types: str) -> tuple[bytes, str]:
+    """The raw bytes of an upload (raw body or the form's 'file' part) and its file name."""
+    if request.mimetype == "multipart/form-data":
+        upload = request.files.get("file")
+        if upload is None:
+            raise ValidationFailed("Send the CSV as the 'file' field.", errors={"file": ["Missing."]})
+        return upload.read(), upload.filename or ""
+    if request.mimetype in content_types:
+        return request.get_data(), ""
+    raise UnsupportedMediaType(f"Send {' or '.join(content_types)} or multipart/form-data.")

@@ -13,14 +13,14 @@ from werkzeug.datastructures import MultiDict
 from backend import db
 from backend.auth.policy import HQ, SUPERVISOR, allow_signed_in, current_user
 from backend.catalog import service as catalog
-from backend.common.uploads import read_text_body, text_body_stream
+from backend.common.uploads import read_text_body, read_upload
 from backend.console import forms, master_forms, messages
 from backend.console.web import console_blueprint, error_sentence, render
 from backend.errors import Conflict, DomainError, NotFound, ValidationFailed
 from backend.org import service as org
 from backend.org import user_import
 from backend.org.models import LOCALES, ROLES
-from backend.sales import service as sales
+from backend.sales import jobs as sales_jobs
 
 bp = console_blueprint("console_admin", __name__)
 
@@ -232,15 +232,51 @@ def products_import():
     return redirect(url_for("console_admin.products"))
 
 
-@bp.route("/sales", methods=["GET", "POST"])
+def _sales_page(errors: dict, status: int = 200):
+    return render("sales.html", status, errors=errors,
+                  imports=sales_jobs.recent_imports(session=db.session(), actor=current_user()))
+
+
+@bp.get("/sales")
+@allow_signed_in(HQ)
+def sales():
+    """Upload a POS export; the latest imports below."""
+    return _sales_page({})
+
+
+@bp.post("/sales")
 @allow_signed_in(HQ)
 def sales_upload():
-    """Upload a POS export; the page shows the import report."""
-    if request.method == "GET":
-        return render("sales.html", report=None, errors={})
+    """Queue an uploaded POS export for the worker, then follow its progress."""
     try:
-        report = sales.import_sales(session=db.session(), actor=current_user(),
-                                    stream=text_body_stream("text/csv"))
+        data, filename = read_upload("text/csv")
+        job = sales_jobs.queue_import(session=db.session(), actor=current_user(), data=data,
+                                      filename=filename)
     except (ValidationFailed, Conflict) as exc:
-        return render("sales.html", exc.status_code, report=None, errors=_errors(exc))
-    return render("sales.html", report=report, errors={})
+        return _sales_page(_errors(exc), exc.status_code)
+    return redirect(url_for("console_admin.sales_import", import_id=job.id))
+
+
+@bp.get("/sales/imports/<int:import_id>")
+@allow_signed_in(HQ)
+def sales_import(import_id):
+    """One import: lines processed of the file's lines while it runs, then its report."""
+    return render("sales_import.html", **_import_view(import_id))
+
+
+@bp.get("/sales/imports/<int:import_id>/progress")
+@allow_signed_in(HQ)
+def sales_import_progress(import_id):
+    """The progress fragment the import page polls (htmx), the report once finished."""
+    return render("_sales_progress.html", **_import_view(import_id))
+
+
+def _import_view(import_id: int) -> dict:
+    view = sales_jobs.get_import(session=db.session(), actor=current_user(), import_id=import_id)
+    job = view["job"]
+    error = job.error or {}
+    errors = {}
+    if error:
+        errors = forms.flatten_errors(messages.translate_nested(error.get("errors") or {}))
+        errors["form"] = error_sentence(error.get("error", ""), error.get("message", ""))
+    return {**view, "report": job.report, "errors": errors}

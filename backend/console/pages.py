@@ -59,7 +59,10 @@ def campaign_detail(*, session: Session, actor: User, campaign_id: int) -> dict:
                                                         group_by="region", campaign=campaign_id)
         detail["by_store"] = analytics.execution_rates(session=session, actor=actor,
                                                        group_by="store", campaign=campaign_id)
-        detail["totals"] = totals(detail["by_region"])
+        detail["totals"] = {**totals(detail["by_region"]), **analytics.campaign_attach(
+            session=session, actor=actor, campaign_id=campaign_id)}
+        detail["by_day"] = analytics.execution_rates(session=session, actor=actor,
+                                                     group_by="day", campaign=campaign_id)
         detail["store_names"] = org.store_names(
             session=session, actor=actor, codes=[row["group"] for row in detail["by_store"]])
     return detail

@@ -107,6 +107,8 @@ def _labels() -> dict[str, str]:
         "edited": gettext("edited"),
         "reminded": gettext("reminder sent"), "escalated": gettext("escalated"),
         "field:recipients": gettext("Sent to"),
+        "import:queued": gettext("queued"), "import:running": gettext("importing"),
+        "import:done": gettext("imported"), "import:failed": gettext("failed"),
         "field:status": gettext("Status"), "field:claimants": gettext("Clerks"),
         "field:assignee": gettext("Assigned to"),
         "field:template_version": gettext("Task version"),
