@@ -41,7 +41,8 @@ def _recipients(session: Session, actor: User, task, nudge: str) -> list[User]:
 
 def nudge_overdue(*, session: Session, actor: User, task_id: int, nudge: str) -> dict:
     """Remind or escalate one overdue task of a store the actor manages; returns who was
-    notified now ({"notified": n, "recipients": [usernames]}; 0 when already sent this hour)."""
+    notified now ({"notified": n, "recipients": ["name (username)"]}; 0 when already sent
+    this hour)."""
     task = task_by_id(session, task_id)
     policy.ensure_can_manage_store(actor, task.store)
     now = utcnow()
@@ -51,12 +52,13 @@ def nudge_overdue(*, session: Session, actor: User, task_id: int, nudge: str) ->
     if not recipients:
         raise Conflict("Nobody to notify.", error="nobody_to_notify")
     key = f"{nudge}:{task.id}:{now:%Y-%m-%dT%H}"
-    notified = [user.username for user in recipients
+    notified = [user for user in recipients
                 if outbox.insert_one(session, user_id=user.id, kind="overdue", now=now,
                                      task_id=task.id, campaign_id=task.campaign_id,
                                      store_id=task.store_id, params={}, dedupe_key=key)]
+    names = [f"{user.display_name} ({user.username})" for user in notified]
     if notified:
         audit.record(session, entity="task", entity_id=task.id, action=HISTORY_ACTIONS[nudge],
-                     actor=actor, after={"recipients": notified}, at=now)
+                     actor=actor, after={"recipients": names}, at=now)
     db.commit(session)
-    return {"notified": len(notified), "recipients": notified}
+    return {"notified": len(notified), "recipients": names}

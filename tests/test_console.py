@@ -816,7 +816,8 @@ def test_hq_uploads_a_sales_file_the_worker_imports_it_and_the_page_shows_the_re
     fragment = client.get(progress_url).get_data(as_text=True)
     assert 'data-status="done"' in fragment and "hx-get" not in fragment  # polling stops
     assert 'data-figure="imported">2<' in fragment and 'data-figure="rejected">1<' in fragment
-    assert "S999" in fragment and make.count(SalesLine) == lines_before + 2
+    assert "S999" in fragment and "第 4 行: 门店: 未知门店。" in fragment
+    assert make.count(SalesLine) == lines_before + 2
     again = client.post("/console/sales", data={"csrf_token": token,
                                                 "file": (io.BytesIO(csv_text), "pos.csv")})
     run_imports(app)
@@ -1005,7 +1006,7 @@ def test_a_supervisor_reminds_and_escalates_an_overdue_task_from_the_dashboard(m
     reminded = client.post(f"/console/tasks/{price_check}/remind",
                            data={"csrf_token": token, "next": "/console/dashboard"})
     assert reminded.status_code == 302 and reminded.location == "/console/dashboard"
-    assert "已提醒 clerk1, clerk1b" in client.get("/console/dashboard").get_data(as_text=True)
+    assert "已提醒 Clerk1 (clerk1), Clerk1B (clerk1b)" in client.get("/console/dashboard").get_data(as_text=True)
     sent = make.session.execute(select(User.username, Notification.kind)
                                 .join(User, User.id == Notification.user_id)
                                 .where(Notification.id > 0).order_by(Notification.id)).all()[before:]
@@ -1015,12 +1016,12 @@ def test_a_supervisor_reminds_and_escalates_an_overdue_task_from_the_dashboard(m
     assert "本小时内已发送" in client.get(again.location).get_data(as_text=True)
     assert make.count(Notification) == before + 2  # a double click sends nothing new
     escalated = client.post(f"/console/tasks/{price_check}/escalate", data={"csrf_token": token})
-    assert "已上报给 admin" in client.get(escalated.location).get_data(as_text=True)
+    assert "已上报给 Admin (admin)" in client.get(escalated.location).get_data(as_text=True)
     inbox = client.get("/api/v1/notifications", headers=world.h["admin"]).json
     assert inbox["items"][0]["kind"] == "overdue" and inbox["items"][0]["task_id"] == price_check
     history = client.get(f"/console/tasks/{price_check}").get_data(as_text=True)
     assert 'data-action="reminded"' in history and 'data-action="escalated"' in history
-    assert "已发送提醒" in history and "clerk1, clerk1b" in history
+    assert "已发送提醒" in history and "Clerk1 (clerk1), Clerk1B (clerk1b)" in history
 
 
 def test_overdue_follow_up_is_refused_out_of_scope_and_for_tasks_not_overdue(make, client, world):

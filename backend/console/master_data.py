@@ -279,4 +279,7 @@ def _import_view(import_id: int) -> dict:
     if error:
         errors = forms.flatten_errors(messages.translate_nested(error.get("errors") or {}))
         errors["form"] = error_sentence(error.get("error", ""), error.get("message", ""))
-    return {**view, "report": job.report, "errors": errors}
+    report = job.report
+    if report and report.get("errors"):
+        report = {**report, "errors": messages.translate_nested(report["errors"])}
+    return {**view, "report": report, "errors": errors}

@@ -64,7 +64,9 @@ def _field_labels() -> dict[str, str]:
         "role": gettext("Role"), "store": gettext("Store"), "locale": gettext("Language"),
         "sku": "SKU", "category": gettext("Category"), "brand": gettext("Brand"),
         "price": gettext("Price"), "attributes": gettext("Attributes"),
-        "header": gettext("Header line"),
+        "header": gettext("Header line"), "store_code": gettext("Store"),
+        "transaction_id": gettext("Receipt"), "quantity": gettext("Quantity"),
+        "sold_at": gettext("Sold at"),
     }
 
 
