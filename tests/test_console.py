@@ -660,6 +660,9 @@ def test_supervisor_drills_from_the_dashboard_to_a_task_history_in_chinese(make,
     dashboard = client.get(f"/console/dashboard?campaign={world.campaign.id}").get_data(as_text=True)
     link = f"/console/stores/S001/tasks?campaign={world.campaign.id}"
     assert f'href="{link}"' in dashboard and "Store S001" in dashboard
+    for q in ("s003", "Store S003"):  # by code or by name, any case
+        found = client.get(f"/console/dashboard?q={q}").get_data(as_text=True)
+        assert 'data-group="S003"' in found and 'data-group="S001"' not in found, q
     store_page = client.get(link).get_data(as_text=True)
     assert f'href="/console/tasks/{world.task_id}"' in store_page
     assert "/cancel" not in store_page  # cancelling is HQ's
