@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from backend import audit, db
 from backend.auth import policy
 from backend.db import utcnow
-from backend.errors import Conflict
+from backend.errors import Conflict, ValidationFailed
 from backend.org.models import Store, User, supervisor_regions
 from backend.tasks.service import task_by_id
 from notifications import outbox
@@ -43,6 +43,9 @@ def nudge_overdue(*, session: Session, actor: User, task_id: int, nudge: str) ->
     """Remind or escalate one overdue task of a store the actor manages; returns who was
     notified now ({"notified": n, "recipients": ["name (username)"]}; 0 when already sent
     this hour)."""
+    if nudge not in NUDGES:
+        raise ValidationFailed(f"Unknown follow-up '{nudge}'.",
+                               errors={"nudge": [f"Must be one of: {', '.join(NUDGES)}."]})
     task = task_by_id(session, task_id)
     policy.ensure_can_manage_store(actor, task.store)
     now = utcnow()
