@@ -8,11 +8,15 @@ import string
 
 import jsonschema
 
-TRIGGERS = ("task.overdue", "task.rejected", "task.submitted")
+TASK_TRIGGERS = ("task.overdue", "task.rejected", "task.submitted")
+# Fired by the worker's schedule over store metrics (rules/metrics.py), per store and campaign.
+STORE_TRIGGERS = ("store.attach_rate", "store.completion")
+TRIGGERS = TASK_TRIGGERS + STORE_TRIGGERS
 ACTIONS = ("notify", "create_task", "escalate", "webhook")
 RECIPIENTS = ("clerks", "supervisor", "hq")
 
 _TEXT = {"type": "string", "maxLength": 500}
+_SHARE = {"type": "number", "exclusiveMinimum": 0, "maximum": 1}
 SCHEMA = {
     "type": "object",
     "additionalProperties": False,
@@ -26,6 +30,13 @@ SCHEMA = {
              "properties": {"type": {"const": "task.rejected"}, "nth": {"type": "integer", "minimum": 1, "maximum": 50}}},
             {"type": "object", "additionalProperties": False, "required": ["type", "deviation"],
              "properties": {"type": {"const": "task.submitted"}, "deviation": {"const": True}}},
+            {"type": "object", "additionalProperties": False, "required": ["type", "below", "days"],
+             "properties": {"type": {"const": "store.attach_rate"}, "below": _SHARE,
+                            "days": {"type": "integer", "minimum": 1, "maximum": 90},
+                            "min_transactions": {"type": "integer", "minimum": 1, "maximum": 1_000_000}}},
+            {"type": "object", "additionalProperties": False, "required": ["type", "below", "hours_before_due"],
+             "properties": {"type": {"const": "store.completion"}, "below": _SHARE,
+                            "hours_before_due": {"type": "number", "exclusiveMinimum": 0, "maximum": 24 * 30}}},
         ]},
         "condition": {"type": "object", "additionalProperties": False, "properties": {
             "regions": {"type": "array", "items": {"type": "string", "maxLength": 40}, "maxItems": 200},
@@ -47,7 +58,7 @@ SCHEMA = {
     },
 }
 _VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)
-PLACEHOLDERS = ("store_code", "task_title", "campaign_title", "rule_name", "task_id")
+PLACEHOLDERS = ("store_code", "task_title", "campaign_title", "rule_name", "task_id", "value", "threshold")
 
 
 def problems(definition: dict) -> dict[str, list[str]]:
