@@ -12,7 +12,7 @@ from backend.auth import policy
 from backend.campaigns.models import Campaign
 from backend.db import utcnow
 from backend.errors import Forbidden, NotFound, ValidationFailed
-from backend.org.models import Region, User
+from backend.org.models import Region, Store, User
 from backend.tasks.models import StoreTask
 from rules import definition, effect, engine, metrics
 from rules.models import Rule, RuleFiring
@@ -168,3 +168,13 @@ def rule_effect(*, session: Session, actor: User, rule_id: int, hours: float) ->
         outcome_text = f"task submitted within {hours:g} h of firing"
     return {"rule_id": rule.id, "hours": hours, "outcome": outcome_text,
             **effect.compare(tuple(counts["treatment"]), tuple(counts["control"]))}
+
+
+def recent_firings(*, session: Session, actor: User, rule_id: int, limit: int = 50) -> list[dict]:
+    """The rule's latest firings: subject, period, store, arm and what was done."""
+    rule = rule_by_id(session, actor, rule_id)
+    rows = session.execute(select(RuleFiring, Store.code).join(Store, Store.id == RuleFiring.store_id)
+                           .where(RuleFiring.rule_id == rule.id).order_by(RuleFiring.id.desc()).limit(limit)).all()
+    return [{"id": firing.id, "subject": firing.subject, "period": firing.period, "store_code": code,
+             "task_id": firing.task_id, "arm": firing.arm, "action_taken": firing.action_taken,
+             "fired_at": firing.fired_at} for firing, code in rows]
