@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, case, func, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
+from backend.analytics import impact
 from backend.campaigns.models import Campaign, TaskTemplate
-from backend.catalog.models import Product, ProductPairing
+from backend.catalog.models import Product
 from backend.org.models import Store
 from backend.sales.models import SalesLine
 from backend.tasks.models import StoreTask
@@ -24,7 +25,6 @@ from backend.tasks.models import StoreTask
 # Follow-up tasks a rule created carry this import key prefix; completion leaves them out, or a
 # rule's own follow-up (due soon, not done yet) would fire it again and again.
 FOLLOW_UP_KEY_PREFIX = "rule:"
-ATTACH_PAIRINGS = 5  # as SPEC §8: a featured SKU's top 5 recommended partners count as an attach
 DONE_STATUSES = ("submitted", "approved")
 
 
@@ -74,15 +74,8 @@ def attach_counts(session: Session, campaign: Campaign, *, start: dt.datetime, e
     where = [SalesLine.product_id.in_(featured), SalesLine.sold_at >= start, SalesLine.sold_at < end]
     if store_ids is not None:
         where.append(SalesLine.store_id.in_(store_ids))
-    partner = aliased(SalesLine)
-    has_partner = (select(partner.id)
-                   .join(ProductPairing, (ProductPairing.paired_product_id == partner.product_id)
-                         & (ProductPairing.product_id == SalesLine.product_id)
-                         & (ProductPairing.rank <= ATTACH_PAIRINGS))
-                   .where(partner.transaction_id == SalesLine.transaction_id,
-                          partner.store_id == SalesLine.store_id).exists())
     receipts = (select(SalesLine.store_id, SalesLine.transaction_id,
-                       func.max(case((has_partner, 1), else_=0)).label("attached"))
+                       func.max(case((impact.has_top_pairing(), 1), else_=0)).label("attached"))
                 .where(and_(*where)).group_by(SalesLine.store_id, SalesLine.transaction_id).subquery())
     rows = session.execute(select(receipts.c.store_id, func.count(), func.sum(receipts.c.attached))
                            .group_by(receipts.c.store_id)).all()
