@@ -24,8 +24,7 @@ from rules.models import Rule, RuleFiring
 
 FOLLOW_UP_KEY_PREFIX = metrics.FOLLOW_UP_KEY_PREFIX
 TAKEN = {"notify": "notified", "create_task": "task_created", "escalate": "escalated", "webhook": "webhook_sent"}
-# The message when the rule names none: [task trigger, store-metric trigger].
-DEFAULT_MESSAGES = ["$rule_name: $task_title ($store_code)", "$rule_name: $store_code at $value ($campaign_title)"]
+
 
 
 def _active_rules(session: Session, trigger_type: str) -> list[Rule]:
@@ -120,6 +119,13 @@ def _follow_up_task(session: Session, rule: Rule, subject: Subject, firing_id: i
     events.announce_tasks("task_published", session=session, condition=new_task, now=now)
 
 
+def _default_message(rule: Rule) -> str:
+    """The message of a rule that names none."""
+    if rule.trigger["type"] in definition.STORE_TRIGGERS:
+        return "$rule_name: $store_code at $value ($campaign_title)"
+    return "$rule_name: $task_title ($store_code)"
+
+
 def arm_and_action(rule: Rule, store_id: int) -> tuple[str, str]:
     """The store's arm for this rule and what a firing there does."""
     arm = definition.arm_of(rule.id, store_id, rule.variant_share)
@@ -142,11 +148,11 @@ def fire(session: Session, rule: Rule, subject: Subject, *, period: str, now: dt
     if arm == "treatment":
         action = rule.action
         if action["type"] == "notify":
-            _notify(session, rule, subject, firing_id, [action["to"]],
-                    action.get("message") or DEFAULT_MESSAGES[rule.trigger["type"] in definition.STORE_TRIGGERS], now)
+            _notify(session, rule, subject, firing_id, [action["to"]], action.get("message") or _default_message(rule),
+                    now)
         elif action["type"] == "escalate":
-            _notify(session, rule, subject, firing_id, ["supervisor", "hq"], "Escalation — " + (
-                action.get("message") or DEFAULT_MESSAGES[rule.trigger["type"] in definition.STORE_TRIGGERS]), now)
+            _notify(session, rule, subject, firing_id, ["supervisor", "hq"],
+                    action.get("message") or "Escalation — " + _default_message(rule), now)
         elif action["type"] == "create_task":
             _follow_up_task(session, rule, subject, firing_id, now)
         data = {"rule_id": rule.id, "rule_name": rule.name, "subject": subject.key, "period": period, "arm": arm,
