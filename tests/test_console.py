@@ -24,6 +24,9 @@ from backend.sales import jobs as sales_jobs
 from backend.sales.models import SalesLine
 from backend.tasks.models import StoreTask
 from notifications.models import Notification
+from integrations import outbox as webhook_outbox
+from integrations.models import WebhookDelivery, WebhookEndpoint
+from rules.models import Rule
 from seed.demo import tiny_png
 from tests.factories import PASSWORD
 
@@ -85,6 +88,16 @@ PAGES = [
     ("GET", "/console/scripts", MANAGERS),
     ("POST", "/console/scripts/{script}/moderate", MANAGERS),
     ("GET", "/console/campaigns/{campaign}/impact", MANAGERS),
+    ("GET", "/console/rules", MANAGERS),
+    ("POST", "/console/rules", MANAGERS),
+    ("GET", "/console/rules/{rule}", MANAGERS),
+    ("POST", "/console/rules/{rule}/dry-run", MANAGERS),
+    ("POST", "/console/rules/{rule}/active", MANAGERS),
+    ("GET", "/console/webhooks", HQ),
+    ("POST", "/console/webhooks", HQ),
+    ("GET", "/console/webhooks/{endpoint}", HQ),
+    ("POST", "/console/webhooks/{endpoint}/active", HQ),
+    ("POST", "/console/webhooks/{endpoint}/deliveries/{delivery}/redeliver", HQ),
 ]
 PUBLIC_ENDPOINTS = {"console.static", "console.asset", "console.switch_language", "console.login",
                     "console.logout", "console_root.site_root"}
@@ -139,7 +152,24 @@ def world(make, client):
     w.script_id = contributed.json["id"]
     w.import_id = sales_jobs.queue_import(session=make.session, actor=w.admin, filename="w.csv",
                                           data=b"transaction_id,store_code,sku,quantity,sold_at\n").id
+    w.rule_id, w.endpoint_id, w.delivery_id = rule_and_webhook(make, client, w)
     return w
+
+
+def rule_and_webhook(make, client, w) -> tuple[int, int, int]:
+    """sup_east's rule for EAST (HQ sees it too), and an endpoint with one delivery."""
+    rule = client.post("/api/v1/rules", headers=w.h["sup_east"], json={
+        "name": "overdue EAST", "trigger": {"type": "task.overdue", "after_hours": 2},
+        "condition": {"regions": ["EAST"]}, "action": {"type": "notify", "to": "supervisor"}})
+    assert rule.status_code == 201, rule.json
+    endpoint = WebhookEndpoint(url="https://erp.example.com/hooks", events=["task.approved"], description="ERP",
+                               secret="whsec_test", active=True, created_by_id=w.admin.id)
+    make.session.add(endpoint)
+    make.session.flush()
+    webhook_outbox.publish(make.session, "task.approved", {"task_id": w.task_id}, now=utcnow())
+    make.session.commit()
+    delivery_id = make.scalar(select(WebhookDelivery.id).where(WebhookDelivery.endpoint_id == endpoint.id))
+    return rule.json["id"], endpoint.id, delivery_id
 
 
 def concrete(path: str, w) -> str:
@@ -148,7 +178,8 @@ def concrete(path: str, w) -> str:
             .replace("{template}", str(w.campaign.templates[0].id)).replace("{store}", "S001")
             .replace("{user}", "clerk1").replace("{sku}", "LIP-01").replace("{action}", "pin")
             .replace("{script}", str(w.script_id)).replace("{nudge}", "remind")
-            .replace("{import}", str(w.import_id)))
+            .replace("{import}", str(w.import_id)).replace("{rule}", str(w.rule_id))
+            .replace("{endpoint}", str(w.endpoint_id)).replace("{delivery}", str(w.delivery_id)))
 
 
 def task_versions(make) -> list:
@@ -264,6 +295,7 @@ def test_form_posts_without_a_valid_csrf_token_are_refused(make, client, world, 
     overdue(make, overdue_task)
     before = row_counts(make)
     versions = task_versions(make)
+    delivery_due = make.scalar(select(WebhookDelivery.next_attempt_at).where(WebhookDelivery.id == world.delivery_id))
     extra = {"csrf_token": token} if token else {}
     posts = [("/console/campaigns/new", {"code": "NOCSRF", "title": "x",
                                          "starts_at": "2030-01-01T09:00",
@@ -297,6 +329,13 @@ def test_form_posts_without_a_valid_csrf_token_are_refused(make, client, world, 
                                                      b"2026-11-11T10:00:00+08:00\n"), "s.csv")}),
              ("/console/products/LIP-01/pairings/pin", {"other": "LIP-02"}),
              (f"/console/scripts/{world.script_id}/moderate", {"decision": "approve"}),
+             ("/console/rules", {"name": "nocsrf", "trigger_type": "task.overdue", "after_hours": "1",
+                                 "action_type": "webhook", "variant_share": "100"}),
+             (f"/console/rules/{world.rule_id}/dry-run", {}),
+             (f"/console/rules/{world.rule_id}/active", {"active": "0"}),
+             ("/console/webhooks", {"url": "https://erp.example.com/x", "events": "task.claimed"}),
+             (f"/console/webhooks/{world.endpoint_id}/active", {"active": "0"}),
+             (f"/console/webhooks/{world.endpoint_id}/deliveries/{world.delivery_id}/redeliver", {}),
              ("/console/logout", {})]
     for url, data in posts:
         response = client.post(url, data={**data, **extra})
@@ -306,6 +345,10 @@ def test_form_posts_without_a_valid_csrf_token_are_refused(make, client, world, 
     assert make.scalar(select(Store.name).where(Store.code == "S001")) == "Store S001"
     assert make.scalar(select(User.display_name).where(User.username == "clerk1")) == "Clerk1"
     assert task_status(make, world.task_id) == "submitted"
+    assert make.scalar(select(Rule.active).where(Rule.id == world.rule_id)) is True
+    assert make.scalar(select(WebhookEndpoint.active).where(WebhookEndpoint.id == world.endpoint_id)) is True
+    assert make.scalar(select(WebhookDelivery.next_attempt_at).where(WebhookDelivery.id == world.delivery_id)) \
+        == delivery_due
     assert client.get("/console/campaigns").status_code == 200  # still signed in
 
 
