@@ -162,6 +162,8 @@ def suspended(session: Session) -> Iterator[None]:
     try:
         yield
     finally:
-        rebuild(session)
+        # Triggers first: on PostgreSQL creating them locks out writers until the commit, so the
+        # rebuild reads tasks nobody changes meanwhile.
         create_triggers(session.connection())
+        rebuild(session)
         session.commit()

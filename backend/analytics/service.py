@@ -163,6 +163,20 @@ def _row(group, _key, tasks, claimed, submitted, approved, overdue, on_time, dev
             "deviation_rate": _ratio(int(deviated or 0), int(submitted)), **_NO_ATTACH}
 
 
+def execution_report(*, session: Session, actor: User, group_by: str = "region",
+                     campaign: int | None = None, region: str | None = None, store: str | None = None,
+                     due_from: dt.datetime | None = None, due_to: dt.datetime | None = None) -> dict:
+    """``execution_rates`` with how they were computed: from the rollups or from the tasks, and
+    how close the median is (0: exact; region and day medians from rollups: within 1 %)."""
+    from_rollups = rollups.answers(actor, group_by, campaign=campaign, region=region, store=store,
+                                   due_from=due_from, due_to=due_to)
+    rows = execution_rates(session=session, actor=actor, group_by=group_by, campaign=campaign,
+                           region=region, store=store, due_from=due_from, due_to=due_to)
+    return {"group_by": group_by, "rows": rows, "source": "rollups" if from_rollups else "tasks",
+            "median_relative_error": (rollups.MEDIAN_RELATIVE_ERROR
+                                      if from_rollups and group_by in ("region", "day") else 0.0)}
+
+
 def _attach_counts(session: Session, actor: User, group_by: str, featured: list[int],
                    start: dt.datetime, end: dt.datetime, region: str | None, store: str | None):
     """Per group: transactions with a featured SKU, and those also holding one of its pairings."""
@@ -217,9 +231,9 @@ def _attach_rates(session: Session, actor: User, group_by: str, campaign_id: int
 
 
 def leaderboard(*, session: Session, actor: User, level: str = "store",
-                campaign: int | None = None) -> list[dict]:
+                campaign: int | None = None, live: bool = False) -> list[dict]:
     """Stores or clerks by completion rate, then on-time rate (the best first)."""
-    rows = execution_rates(session=session, actor=actor, group_by=level, campaign=campaign)
+    rows = execution_rates(session=session, actor=actor, group_by=level, campaign=campaign, live=live)
     return sorted(rows, key=lambda row: (-(row["completion_rate"] or 0), -(row["on_time_rate"] or 0),
                                          row["group"] or ""))
 
