@@ -1,7 +1,8 @@
 """Execution analytics over 1,000,000 store tasks: p50/p95 of each grouped query vs a raw GROUP BY.
 
     python -m bench.analytics [--backend sqlite|postgresql|both] [--stores 10000] [--campaigns 100]
-                              [--runs 20] [--actor admin|sup_east] [--only NAME] [--ssd-planner] [--no-before]
+                              [--runs 20] [--actor admin|sup_east] [--only NAME] [--ssd-planner]
+                              [--before-runs 5] [--repeat 1]
                               [--url DATABASE_URL (time an already seeded database)]
 
 Seeds 10,000 stores × 100 campaigns (seed.execution: ten months of claims, submissions, reviews,
@@ -12,7 +13,8 @@ request. The floor of each grouping is one hand-written GROUP BY of the same cou
 scope check, no attach rate). "before" times the same call with ``live=True``: every figure
 aggregated from the tasks, as before the rollups (issue 17); "p50/p95" is the service as it
 answers now (the unfiltered groupings from the rollups). Each line carries the 1-minute load
-average (the higher of before/after the case) next to its figures. --no-before skips "before".
+average (the higher of before/after the case) next to its figures. --repeat times every case
+several rounds on one seeded database (seeding takes minutes); --before-runs 0 skips "before".
 """
 
 from __future__ import annotations
@@ -119,7 +121,7 @@ def seed(backend: str, fresh, stores: int, campaigns: int, ssd_planner: bool = F
 
 
 def measure(url: str, runs: int, actor_name: str, only: str | None = None,
-            before: bool = True) -> None:
+            before_runs: int = 5, repeat: int = 1) -> None:
     """Time every case against a seeded database."""
     engine = build_engine(url, pool_size=2)
     backend = engine.dialect.name
@@ -131,7 +133,8 @@ def measure(url: str, runs: int, actor_name: str, only: str | None = None,
         campaign_id = session.scalar(select(Campaign.id).order_by(Campaign.id.desc()).offset(2))
         planner = ({"random_page_cost": session.scalar(text("SHOW random_page_cost"))}
                    if backend == "postgresql" else {})
-    for name, group_by, campaign, service_call in _cases(campaign_id):
+    for round_, (name, group_by, campaign, service_call) in (
+            (round_, case) for round_ in range(1, repeat + 1) for case in _cases(campaign_id)):
         if only and only not in name:
             continue
         rows: list = []
@@ -146,8 +149,9 @@ def measure(url: str, runs: int, actor_name: str, only: str | None = None,
                       campaign_filter=campaign is not None, tasks=tasks,
                       rows=len(rows), runs=runs, p50_ms=round(percentile(service_ms, 0.5), 1),
                       p95_ms=round(percentile(service_ms, 0.95), 1), target_p95_ms=150, **planner)
-        if before and name != "overdue list":
-            before_ms = _time_calls(lambda: call(live=True), runs)
+        result.update(round=round_)
+        if before_runs and name != "overdue list":
+            before_ms = _time_calls(lambda: call(live=True), before_runs)
             result.update(before_p50_ms=round(percentile(before_ms, 0.5), 1),
                           before_p95_ms=round(percentile(before_ms, 0.95), 1))
         if group_by:
@@ -175,19 +179,21 @@ def main() -> None:
     parser.add_argument("--actor", default="admin", help="admin (HQ, every store) or sup_east")
     parser.add_argument("--url", help="time this already seeded database instead of seeding one")
     parser.add_argument("--only", help="only the queries whose name contains this")
-    parser.add_argument("--no-before", action="store_true",
-                        help="skip timing the service without rollups (live=True, the 'before')")
+    parser.add_argument("--before-runs", type=int, default=5,
+                        help="calls timed without the rollups (live=True, the 'before'; 0: skip)")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="time every case this many rounds on the one seeded database")
     parser.add_argument("--ssd-planner", action="store_true",
                         help="PostgreSQL: random_page_cost = 1.1 (the usual SSD setting) instead of 4")
     args = parser.parse_args()
     if args.url:
-        measure(args.url, args.runs, args.actor, args.only, not args.no_before)
+        measure(args.url, args.runs, args.actor, args.only, args.before_runs, args.repeat)
         return
     for backend in (["postgresql", "sqlite"] if args.backend == "both" else [args.backend]):
         started = time.perf_counter()
         with database_factory(backend) as fresh:
             url = seed(backend, fresh, args.stores, args.campaigns, args.ssd_planner)
-            measure(url, args.runs, args.actor, args.only, not args.no_before)
+            measure(url, args.runs, args.actor, args.only, args.before_runs, args.repeat)
         emit(bench="analytics_total", backend=backend, seconds=round(time.perf_counter() - started, 1))
 
 
