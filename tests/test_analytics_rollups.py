@@ -28,7 +28,7 @@ from tests.conftest import _empty_all_tables
 from tests.factories import Factory
 from tests.sync_helpers import phone
 
-EXAMPLES = int(os.environ.get("ZHIDA_ROLLUP_EXAMPLES", "40" if os.environ.get("CI") else "10"))
+EXAMPLES = int(os.environ.get("ZHIDA_ROLLUP_EXAMPLES", "40" if os.environ.get("CI") else "6"))
 STEPS = 30
 CLERKS = ("clerk1", "clerk1b", "clerk2", "clerk3")
 COUNTS = "tasks, claimed, submitted, approved, on_time, deviated, active_due"
