@@ -107,16 +107,18 @@ class WebhookChannel:
         self.policy = RetryPolicy(base_seconds=settings.backoff_base_seconds,
                                   cap_seconds=settings.backoff_cap_seconds, rng=settings.rng)
 
-    def prepare(self, session: Session, ids: list[int], now: dt.datetime) -> Prepared:
-        """Read the claimed rows with their endpoint and event; a disabled endpoint ends them."""
-        rows = session.execute(
-            select(WebhookDelivery.id, WebhookDelivery.attempts, WebhookDelivery.give_up_at,
-                   WebhookEndpoint.id.label("endpoint_id"), WebhookEndpoint.url, WebhookEndpoint.secret,
-                   WebhookEndpoint.active, WebhookEvent.public_id, WebhookEvent.type, WebhookEvent.data,
-                   WebhookEvent.created_at)
-            .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
-            .join(WebhookEvent, WebhookEvent.id == WebhookDelivery.event_id)
-            .where(WebhookDelivery.id.in_(ids)).order_by(WebhookDelivery.id)).all()
+    def read(self, claimed):
+        """The claimed rows with their endpoint and event."""
+        endpoint, event = WebhookEndpoint.__table__, WebhookEvent.__table__
+        return (select(claimed.c.id, claimed.c.attempts, claimed.c.give_up_at, endpoint.c.id.label("endpoint_id"),
+                       endpoint.c.url, endpoint.c.secret, endpoint.c.active, event.c.public_id, event.c.type,
+                       event.c.data, event.c.created_at)
+                .join(endpoint, endpoint.c.id == claimed.c.endpoint_id)
+                .join(event, event.c.id == claimed.c.event_id))
+
+    def prepare(self, session: Session, rows: list, now: dt.datetime) -> Prepared:
+        """Each claimed row's body (the same bytes on every attempt; it is signed at POST time);
+        a disabled endpoint ends its rows unsent."""
         prepared = Prepared()
         for row in rows:
             if not row.active:  # disabled meanwhile: nothing to send to

@@ -38,12 +38,6 @@ class DispatchSettings:
     rng: random.Random = field(default_factory=random.Random)
 
 
-_COLUMNS = (Delivery.id, Delivery.attempts, Delivery.give_up_at, Device.id.label("device_id"),
-            Device.push_token, Device.token_kind, Device.locale, Notification.id.label("notification_id"),
-            Notification.kind, Notification.task_id, Notification.campaign_id, Notification.store_id,
-            Notification.params)
-
-
 class _Notification:
     """The notification columns of a claimed row, under the names content.Facts reads."""
 
@@ -69,13 +63,19 @@ class PushChannel:
                                   cap_seconds=settings.backoff_cap_seconds,
                                   max_attempts=settings.max_attempts, rng=settings.rng)
 
-    def prepare(self, session: Session, ids: list[int], now: dt.datetime) -> Prepared:
-        """Read the claimed rows (plain rows, one query), the facts behind them, and build each
-        message in its device's locale; quiet hours defer, a device without address ends."""
-        rows = session.execute(select(*_COLUMNS).select_from(Delivery)
-                               .join(Device, Device.id == Delivery.device_id)
-                               .join(Notification, Notification.id == Delivery.notification_id)
-                               .where(Delivery.id.in_(ids)).order_by(Delivery.id)).all()
+    def read(self, claimed):
+        """The claimed rows with their device's address and locale and their notification."""
+        device, notification = Device.__table__, Notification.__table__
+        return (select(claimed.c.id, claimed.c.attempts, claimed.c.give_up_at, device.c.id.label("device_id"),
+                       device.c.push_token, device.c.token_kind, device.c.locale,
+                       notification.c.id.label("notification_id"), notification.c.kind, notification.c.task_id,
+                       notification.c.campaign_id, notification.c.store_id, notification.c.params)
+                .join(device, device.c.id == claimed.c.device_id)
+                .join(notification, notification.c.id == claimed.c.notification_id))
+
+    def prepare(self, session: Session, rows: list, now: dt.datetime) -> Prepared:
+        """Read the facts behind the claimed rows and build each message in its device's locale;
+        quiet hours defer, a device without address ends."""
         notifications = [_Notification(row) for row in rows]
         facts = contents.Facts(session, default_timezone=self.settings.default_timezone)
         facts.preload(notifications)

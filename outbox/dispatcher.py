@@ -19,7 +19,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Select, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from backend.db import utcnow
@@ -71,7 +71,12 @@ class Channel(Protocol):
     # receiver's 410 must stop the deliveries behind it before they are claimed.
     pipelined: bool
 
-    def prepare(self, session: Session, ids: list[int], now: dt.datetime) -> Prepared: ...
+    def read(self, claimed) -> Select:
+        """A SELECT of what building needs, from ``claimed`` (the claimed outbox rows) joined to
+        the channel's tables; it must name the outbox row's ``id``, ``attempts``, ``give_up_at``."""
+
+    def prepare(self, session: Session, rows: list, now: dt.datetime) -> Prepared:
+        """Build the claimed rows (read by ``read``) into what ``send`` takes."""
 
     def send(self, work: Any) -> list: ...
 
@@ -80,27 +85,38 @@ class Channel(Protocol):
     def after_settle(self, session: Session, settled: list[tuple[Any, Verdict]], now: dt.datetime) -> None: ...
 
 
-def claim(session: Session, channel: Channel, *, worker_id: str, now: dt.datetime) -> list[int]:
-    """Lease up to a batch of the channel's due rows to this worker and commit: pending rows whose
-    time has come (an index range scan), then rows whose worker's lease expired (a dead worker's
-    batch). One statement each; the second only when the first left room."""
-    ids: list[int] = []
+def claim(session: Session, channel: Channel, *, worker_id: str, now: dt.datetime) -> list:
+    """Lease up to a batch of the channel's due rows to this worker, read them as the channel
+    wants them (``channel.read``), and commit: pending rows whose time has come (an index range
+    scan), then rows whose worker's lease expired (a dead worker's batch), the second only when
+    the first left room. On PostgreSQL the lease and the read are one statement (the UPDATE …
+    RETURNING is a CTE the channel's SELECT joins); SQLite reads the ids RETURNING gave."""
+    postgres = session.bind.dialect.name == "postgresql"
+    rows: list = []
     for state, due in ((PENDING, _TABLE.c.next_attempt_at <= now), (SENDING, _TABLE.c.leased_until < now)):
-        wanted = channel.batch_size - len(ids)
+        wanted = channel.batch_size - len(rows)
         if wanted <= 0:
             break
-        rows = (select(_TABLE.c.id).where(_TABLE.c.channel == channel.name, _TABLE.c.state == state, due)
-                .order_by(_TABLE.c.next_attempt_at).limit(wanted))
-        if session.bind.dialect.name == "postgresql":
-            rows = rows.with_for_update(skip_locked=True)
-        ids += session.scalars(update(_TABLE).where(_TABLE.c.id.in_(rows.scalar_subquery())).values(
+        chosen = (select(_TABLE.c.id).where(_TABLE.c.channel == channel.name, _TABLE.c.state == state, due)
+                  .order_by(_TABLE.c.next_attempt_at).limit(wanted))
+        if postgres:
+            chosen = chosen.with_for_update(skip_locked=True)
+        lease = update(_TABLE).where(_TABLE.c.id.in_(chosen.scalar_subquery())).values(
             state=SENDING, lease_owner=worker_id, attempts=_TABLE.c.attempts + 1,
-            leased_until=now + dt.timedelta(seconds=channel.lease_seconds)).returning(_TABLE.c.id))
+            leased_until=now + dt.timedelta(seconds=channel.lease_seconds))
+        if postgres:
+            claimed = lease.returning(*_TABLE.c).cte("claimed")
+        else:
+            ids = list(session.scalars(lease.returning(_TABLE.c.id)))
+            if not ids:
+                continue
+            claimed = select(_TABLE).where(_TABLE.c.id.in_(ids)).subquery("claimed")
+        rows += session.execute(channel.read(claimed).order_by(claimed.c.id)).all()
     session.commit()
-    return sorted(ids)
+    return rows
 
 
-# One executemany per batch: each row's new state, only while this worker holds its lease.
+# Each row's new state, only while this worker holds its lease (the lease_owner condition).
 _SETTLE = (update(_TABLE).where(_TABLE.c.id == bindparam("b_id"), _TABLE.c.lease_owner == bindparam("b_owner"))
            .values(state=bindparam("b_state"), attempts=bindparam("b_attempts"),
                    next_attempt_at=bindparam("b_next"), sent_at=bindparam("b_sent_at"),
@@ -135,15 +151,15 @@ def _count(counts: dict[str, int], what: str, n: int = 1) -> None:
 
 def _settle(session: Session, channel: Channel, judged: list[tuple[Any, Verdict]], counts: dict[str, int],
             *, worker_id: str, now: dt.datetime) -> None:
-    """Record every verdict in one executemany, then the channel's consequences (in the caller's
+    """Record every verdict in one statement, then the channel's consequences (in the caller's
     transaction)."""
-    values = []
+    changes = []
     for row, verdict in judged:
         what, columns = settlement(row, verdict, channel, worker_id=worker_id, now=now)
-        values.append(columns)
+        changes.append(columns)
         _count(counts, what)
-    if values:
-        session.execute(_SETTLE, values)
+    if changes:
+        session.execute(_SETTLE, changes)  # psycopg pipelines the executemany: one round trip
         channel.after_settle(session, judged, now)
 
 
@@ -152,10 +168,10 @@ def prepare(session_factory: Callable[[], Session], channel: Channel, *, worker_
     """Claim due rows and let the channel build them; rows it holds back are settled here.
     None when nothing is due."""
     with session_factory() as session:
-        ids = claim(session, channel, worker_id=worker_id, now=now())
-        if not ids:
+        rows = claim(session, channel, worker_id=worker_id, now=now())
+        if not rows:
             return None
-        prepared = channel.prepare(session, ids, now())
+        prepared = channel.prepare(session, rows, now())
         _settle(session, channel, prepared.held, prepared.counts, worker_id=worker_id, now=now())
         session.commit()  # no transaction stays open during the network wait
     return prepared
