@@ -5,7 +5,7 @@ A channel (``notifications/dispatch.py``: ``PushChannel``; ``integrations/dispat
 pipelines and settles, with the one retry policy (``outbox/retry.py``).
 
 Several workers may drain at once: a claim (``UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP
-LOCKED) RETURNING id`` on PostgreSQL, the database write lock on SQLite) gives each row to one
+LOCKED) RETURNING …`` on PostgreSQL, the database write lock on SQLite) gives each row to one
 worker, which commits the lease before any network wait. Settling is guarded by ``lease_owner``:
 a worker whose lease expired cannot overwrite the next owner's result. A worker that dies after
 sending but before settling leaves its leases to expire; the rows are then sent again — at least
