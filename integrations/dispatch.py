@@ -1,9 +1,9 @@
-"""Delivering the webhook outbox: lease due deliveries, POST each signed event, record the answer.
+"""Webhooks as an outbox channel: POST each signed event, judge the receiver's answer.
 
-At least once: a lease (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, the write lock on SQLite) gives
-each delivery to one worker; a worker that dies mid-send leaves its lease to expire and the
-delivery is sent again. Failures are retried with exponential backoff and full jitter until 24 h
-after the event; ``410 Gone`` disables the endpoint.
+Claiming, pipelining, retries and settling are the outbox's (``outbox/dispatcher.py``, the same
+loop that sends pushes): at least once — a worker that dies mid-send leaves its lease to expire
+and the delivery is sent again. Failures are retried with exponential backoff and full jitter
+until 24 h after the event; ``410 Gone`` disables the endpoint.
 """
 
 from __future__ import annotations
@@ -17,13 +17,15 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import requests
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from backend.db import utcnow
 from integrations import addresses, pinning, signing
 from integrations.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
-from notifications.dispatch import backoff_seconds
+from outbox import dispatcher
+from outbox.dispatcher import Prepared, Verdict
+from outbox.retry import RetryPolicy
 
 USER_AGENT = "Zhida-Webhooks/1"
 
@@ -98,116 +100,78 @@ def post(url: str, body: bytes, secret: str, *, event_id: str, settings: Webhook
                   retry_after)
 
 
-def _due_ids(session: Session, now: dt.datetime, limit: int) -> list[int]:
-    def take(statement, n):
-        statement = statement.limit(n)
-        if session.bind.dialect.name == "postgresql":
-            statement = statement.with_for_update(skip_locked=True)
-        return list(session.scalars(statement))
+class WebhookChannel:
+    """The outbox's ``webhook`` rows: one signed POST of an event to an endpoint."""
 
-    ids = take(select(WebhookDelivery.id).where(WebhookDelivery.state == "pending",
-                                                WebhookDelivery.next_attempt_at <= now)
-               .order_by(WebhookDelivery.next_attempt_at), limit)
-    if len(ids) < limit:  # a dead worker's batch, once its lease ran out
-        ids += take(select(WebhookDelivery.id).where(WebhookDelivery.state == "sending",
-                                                     WebhookDelivery.leased_until < now)
-                    .order_by(WebhookDelivery.next_attempt_at), limit - len(ids))
-    return ids
+    name, sent_state, dead_state = "webhook", "delivered", "failed"
+    pipelined = False
 
+    def __init__(self, settings: WebhookSettings):
+        self.settings = settings
+        self.batch_size, self.lease_seconds = settings.batch_size, settings.lease_seconds
+        self.policy = RetryPolicy(base_seconds=settings.backoff_base_seconds,
+                                  cap_seconds=settings.backoff_cap_seconds, rng=settings.rng)
 
-def lease(session: Session, *, worker_id: str, now: dt.datetime, settings: WebhookSettings) -> list:
-    """Take up to a batch of due deliveries for this worker, commit the lease, and return what
-    sending them needs (plain rows)."""
-    ids = _due_ids(session, now, settings.batch_size)
-    if not ids:
-        session.commit()
-        return []
-    session.execute(update(WebhookDelivery).where(WebhookDelivery.id.in_(ids)).values(
-        state="sending", lease_owner=worker_id, attempts=WebhookDelivery.attempts + 1,
-        leased_until=now + dt.timedelta(seconds=settings.lease_seconds)))
-    rows = session.execute(
-        select(WebhookDelivery.id.label("delivery_id"), WebhookDelivery.attempts, WebhookDelivery.give_up_at,
-               WebhookEndpoint.id.label("endpoint_id"), WebhookEndpoint.url, WebhookEndpoint.secret,
-               WebhookEndpoint.active, WebhookEvent.public_id, WebhookEvent.type, WebhookEvent.data,
-               WebhookEvent.created_at)
-        .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
-        .join(WebhookEvent, WebhookEvent.id == WebhookDelivery.event_id)
-        .where(WebhookDelivery.id.in_(ids)).order_by(WebhookDelivery.id)).all()
-    session.commit()
-    return rows
+    def read(self, claimed):
+        """The claimed rows with their endpoint and event."""
+        endpoint, event = WebhookEndpoint.__table__, WebhookEvent.__table__
+        return (select(claimed.c.id, claimed.c.attempts, claimed.c.give_up_at, endpoint.c.id.label("endpoint_id"),
+                       endpoint.c.url, endpoint.c.secret, endpoint.c.active, event.c.public_id, event.c.type,
+                       event.c.data, event.c.created_at)
+                .join(endpoint, endpoint.c.id == claimed.c.endpoint_id)
+                .join(event, event.c.id == claimed.c.event_id))
 
+    def prepare(self, session: Session, rows: list, now: dt.datetime) -> Prepared:
+        """Each claimed row's body (the same bytes on every attempt; it is signed at POST time);
+        a disabled endpoint ends its rows unsent."""
+        prepared = Prepared()
+        for row in rows:
+            if not row.active:  # disabled meanwhile: nothing to send to
+                prepared.held.append((row, Verdict("failed", error="endpoint disabled")))
+            else:
+                prepared.rows.append(row)
+                prepared.messages.append(body_of(row))
+        prepared.work = list(zip(prepared.rows, prepared.messages))
+        return prepared
 
-def _settle(session: Session, row, answer: Answer | None, *, worker_id: str, now: dt.datetime,
-            settings: WebhookSettings) -> str:
-    """Record one attempt and move the delivery on; returns what happened."""
-    mine = (WebhookDelivery.id == row.delivery_id) & (WebhookDelivery.lease_owner == worker_id)
-    released = dict(lease_owner=None, leased_until=None)
-    if answer is None:  # the endpoint was disabled or deleted meanwhile: nothing to send to
-        session.execute(update(WebhookDelivery).where(mine).values(
-            state="failed", last_error="endpoint disabled", **released))
-        return "failed"
-    session.add(WebhookAttempt(delivery_id=row.delivery_id, attempted_at=now, status=answer.status,
-                               error=answer.error, duration_ms=answer.duration_ms))
-    values = dict(last_status=answer.status, last_error=answer.error, **released)
-    if answer.ok:
-        outcome, values = "delivered", dict(values, state="delivered", delivered_at=now)
-    elif answer.status == 410:
-        outcome, values = "disabled", dict(values, state="failed")
-        session.execute(update(WebhookEndpoint).where(WebhookEndpoint.id == row.endpoint_id).values(
-            active=False, disabled_at=now, disabled_reason="the receiver answered 410 Gone"))
-        session.execute(update(WebhookDelivery).where(
-            WebhookDelivery.endpoint_id == row.endpoint_id, WebhookDelivery.state == "pending").values(
-            state="failed", last_error="endpoint disabled (410 Gone)"))
-    else:
-        delay = backoff_seconds(row.attempts, answer.retry_after, base=settings.backoff_base_seconds,
-                                cap=settings.backoff_cap_seconds, rng=settings.rng)
-        next_at = now + dt.timedelta(seconds=delay)
+    def send(self, work: list) -> list[Answer]:
+        """POST each (a few at once); no transaction is open meanwhile."""
+        def one(item) -> Answer:
+            row, body = item
+            return post(row.url, body, row.secret, event_id=row.public_id, settings=self.settings)
+
+        with concurrent.futures.ThreadPoolExecutor(max_workers=self.settings.concurrency,
+                                                   thread_name_prefix="webhook-post") as pool:
+            return list(pool.map(one, work))
+
+    def judge(self, row, body: bytes, answer: Answer) -> Verdict:
+        """2xx delivers; 410 disables the endpoint; a refused address fails; anything else retries."""
+        if answer.ok:
+            return Verdict("delivered", ok=True, status=answer.status, duration_ms=answer.duration_ms)
+        if answer.status == 410:
+            return Verdict("disabled", status=answer.status, error=answer.error, duration_ms=answer.duration_ms)
         refused = (answer.error or "").startswith("refused:")
-        if refused or next_at > row.give_up_at:
-            outcome, values = "failed", dict(values, state="failed")
-        else:
-            outcome, values = "retry", dict(values, state="pending", next_attempt_at=next_at)
-    session.execute(update(WebhookDelivery).where(mine).values(**values))
-    return outcome
+        return Verdict("failed", retry=not refused, retry_after=answer.retry_after, status=answer.status,
+                       error=answer.error, duration_ms=answer.duration_ms)
 
-
-def deliver_batch(session_factory: Callable[[], Session], *, worker_id: str, settings: WebhookSettings,
-                  now: Callable[[], dt.datetime] = utcnow) -> dict[str, int]:
-    """One lease → POST → record round; counts per outcome (empty when nothing is due)."""
-    with session_factory() as session:
-        rows = lease(session, worker_id=worker_id, now=now(), settings=settings)
-    if not rows:
-        return {}
-
-    def send(row) -> Answer | None:
-        if not row.active:
-            return None
-        return post(row.url, body_of(row), row.secret, event_id=row.public_id, settings=settings)
-
-    # No transaction stays open while receivers answer; a few POSTs run at once.
-    with concurrent.futures.ThreadPoolExecutor(max_workers=settings.concurrency,
-                                               thread_name_prefix="webhook-send") as pool:
-        answers = list(pool.map(send, rows))
-    counts: dict[str, int] = {}
-    with session_factory() as session:
-        finished = now()
-        for row, answer in zip(rows, answers):
-            outcome = _settle(session, row, answer, worker_id=worker_id, now=finished, settings=settings)
-            counts[outcome] = counts.get(outcome, 0) + 1
-        session.commit()
-    return counts
+    def after_settle(self, session: Session, settled: list[tuple[object, Verdict]], now: dt.datetime) -> None:
+        """The delivery log (one row per POST), and endpoints that answered 410 disabled with
+        their pending deliveries."""
+        attempts = [dict(delivery_id=row.id, attempted_at=now, status=verdict.status, error=verdict.error,
+                         duration_ms=verdict.duration_ms) for row, verdict in settled
+                    if verdict.duration_ms is not None]  # held back without a POST: nothing to log
+        if attempts:
+            session.execute(insert(WebhookAttempt), attempts)
+        for endpoint_id in sorted({row.endpoint_id for row, verdict in settled if verdict.outcome == "disabled"}):
+            session.execute(update(WebhookEndpoint).where(WebhookEndpoint.id == endpoint_id).values(
+                active=False, disabled_at=now, disabled_reason="the receiver answered 410 Gone"))
+            session.execute(update(WebhookDelivery).where(
+                WebhookDelivery.endpoint_id == endpoint_id, WebhookDelivery.state == "pending").values(
+                state="failed", last_error="endpoint disabled (410 Gone)"))
 
 
 def drain(session_factory: Callable[[], Session], *, worker_id: str, settings: WebhookSettings,
           now: Callable[[], dt.datetime] = utcnow, max_batches: int | None = None) -> dict[str, int]:
-    """Deliver batches until nothing is due; the summed counts."""
-    totals: dict[str, int] = {}
-    batches = 0
-    while max_batches is None or batches < max_batches:
-        counts = deliver_batch(session_factory, worker_id=worker_id, settings=settings, now=now)
-        if not counts:
-            break
-        batches += 1
-        for key, value in counts.items():
-            totals[key] = totals.get(key, 0) + value
-    return totals
+    """Deliver every webhook due now; counts per outcome (delivered, retry, failed, disabled)."""
+    return dispatcher.drain(session_factory, WebhookChannel(settings), worker_id=worker_id, now=now,
+                            max_batches=max_batches)

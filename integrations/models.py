@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import JSON, ForeignKey, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column, synonym
 
 from backend.db import Base, BigId, UTCDateTime, utcnow
+from outbox.models import OutboxMessage
 
 EVENT_TYPES = ("campaign.published", "campaign.closed", "task.claimed", "task.submitted",
                "task.approved", "task.rejected", "task.overdue", "rule.fired")
@@ -49,28 +50,14 @@ class WebhookEvent(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class WebhookDelivery(Base):
-    """The webhook outbox: one event for one endpoint, and where its delivery stands."""
+class WebhookDelivery(OutboxMessage):
+    """One event for one endpoint: the outbox's ``webhook`` rows (outbox/models.py),
+    pending → sending → delivered | failed; retries stop at ``give_up_at`` (24 h after the event
+    or a redeliver)."""
 
-    __tablename__ = "webhook_deliveries"
-    __table_args__ = (Index("ix_webhook_deliveries_due", "state", "next_attempt_at"),
-                      UniqueConstraint("endpoint_id", "event_id", name="uq_webhook_deliveries_target"),
-                      Index("ix_webhook_deliveries_endpoint", "endpoint_id", "id"))
+    __mapper_args__ = {"polymorphic_identity": "webhook"}
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    endpoint_id: Mapped[int] = mapped_column(ForeignKey("webhook_endpoints.id", ondelete="CASCADE"))
-    event_id: Mapped[int] = mapped_column(ForeignKey("webhook_events.id", ondelete="CASCADE"), index=True)
-    state: Mapped[str] = mapped_column(String(10), default="pending")
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    next_attempt_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-    # Retries stop here: 24 h after the event (or after a redeliver).
-    give_up_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
-    leased_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
-    lease_owner: Mapped[str | None] = mapped_column(String(64))
-    last_status: Mapped[int | None] = mapped_column(Integer)
-    last_error: Mapped[str | None] = mapped_column(String(500))
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-    delivered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    delivered_at = synonym("sent_at")
 
 
 class WebhookAttempt(Base):
@@ -79,7 +66,7 @@ class WebhookAttempt(Base):
     __tablename__ = "webhook_attempts"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    delivery_id: Mapped[int] = mapped_column(ForeignKey("webhook_deliveries.id", ondelete="CASCADE"),
+    delivery_id: Mapped[int] = mapped_column(ForeignKey("outbox.id", ondelete="CASCADE"),
                                              index=True)
     attempted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     status: Mapped[int | None] = mapped_column(Integer)

@@ -56,7 +56,7 @@ def publish(session: Session, event_type: str, data: dict, *, now: dt.datetime,
     if event_id is None:
         return None
     session.execute(WebhookDelivery.__table__.insert(), [
-        dict(endpoint_id=endpoint_id, event_id=event_id, state="pending", attempts=0,
+        dict(channel="webhook", endpoint_id=endpoint_id, event_id=event_id, state="pending", attempts=0,
              next_attempt_at=now, give_up_at=now + RETRY_WINDOW, created_at=now)
         for endpoint_id in targets])
     return event_id

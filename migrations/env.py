@@ -5,6 +5,7 @@ from alembic import context
 import backend.models  # noqa: F401  (fills the metadata)
 import integrations.models  # noqa: F401
 import notifications.models  # noqa: F401
+import outbox.models  # noqa: F401
 import recommend.models  # noqa: F401
 import rules.models  # noqa: F401
 import sync.models  # noqa: F401

@@ -1,5 +1,5 @@
 """Devices that receive pushes, the per-user notifications (the inbox) and their deliveries
-(the outbox the worker drains)."""
+(the outbox's push rows, which the worker drains)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.db import Base, BigId, UTCDateTime, utcnow
+from outbox.models import OutboxMessage
 
 KINDS = ("task_published", "task_changed", "task_cancelled", "review_result", "reminder",
          "overdue", "campaign_summary", "rule")
@@ -57,26 +58,8 @@ class Notification(Base):
     read_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
-class Delivery(Base):
-    """The outbox: one push of one notification to one device, and where it stands."""
+class Delivery(OutboxMessage):
+    """A push of one notification to one device: the outbox's ``push`` rows (outbox/models.py),
+    pending → sending → sent | dead."""
 
-    __tablename__ = "deliveries"
-    __table_args__ = (Index("ix_deliveries_due", "state", "next_attempt_at"),
-                      UniqueConstraint("notification_id", "device_id", name="uq_deliveries_target"))
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    notification_id: Mapped[int] = mapped_column(
-        ForeignKey("notifications.id", ondelete="CASCADE"), index=True)
-    device_id: Mapped[int] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"), index=True)
-    state: Mapped[str] = mapped_column(String(10), default="pending")
-    attempts: Mapped[int] = mapped_column(default=0)
-    next_attempt_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-    leased_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
-    lease_owner: Mapped[str | None] = mapped_column(String(64))
-    provider_message_id: Mapped[str | None] = mapped_column(String(200))
-    last_error: Mapped[str | None] = mapped_column(String(500))
-    # The message as handed to the transport (what the phone got), kept for support and the
-    # embedded transport, which records instead of sending.
-    payload: Mapped[dict | None] = mapped_column(JSON)
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-    sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    __mapper_args__ = {"polymorphic_identity": "push"}

@@ -78,12 +78,13 @@ def fan_out(session: Session, notification_ids: list[int], *, now: dt.datetime) 
     change-feed entry so the user's phones also get it by sync pull."""
     for start in range(0, len(notification_ids), _CHUNK):
         fresh = Notification.id.in_(notification_ids[start:start + _CHUNK])
-        targets = (select(Notification.id, Device.id, literal("pending"), literal(0),
+        targets = (select(literal("push"), Notification.id, Device.id, literal("pending"), literal(0),
                           literal(now, Delivery.next_attempt_at.type), literal(now, Delivery.created_at.type))
                    .join(Device, and_(Device.user_id == Notification.user_id, Device.push_token.is_not(None)))
                    .where(fresh, ~exists().where(Delivery.notification_id == Notification.id,
                                                  Delivery.device_id == Device.id)))
         session.execute(Delivery.__table__.insert().from_select(
-            ["notification_id", "device_id", "state", "attempts", "next_attempt_at", "created_at"], targets))
+            ["channel", "notification_id", "device_id", "state", "attempts", "next_attempt_at", "created_at"],
+            targets))
         changefeed.mark_personal(session, "notification",
                                  select(Notification.id, Notification.user_id).where(fresh))

@@ -14,6 +14,7 @@ from backend.errors import Forbidden, NotFound
 from backend.org.models import User
 from notifications.content import Facts
 from notifications.models import Delivery, Device, Notification
+from notifications.schemas import NotificationSchema
 
 # A Firebase installation id: 22 characters of base64url (FCM registration tokens are ~150+).
 _FID = re.compile(r"^[cdef][A-Za-z0-9_-]{21}$")
@@ -77,10 +78,25 @@ def list_notifications(*, session: Session, actor: User, page: int, page_size: i
     elif unread is False:
         statement = statement.where(Notification.read_at.is_not(None))
     result = paginate(session, statement.order_by(Notification.id.desc()), page=page, page_size=page_size)
-    facts = Facts(session)
-    facts.preload(result.items)
-    result.items = [facts.inbox_item(n, locale or actor.locale) for n in result.items]
+    result.items = inbox_items(session=session, notifications=result.items, locale=locale or actor.locale)
     return result
+
+
+def inbox_items(*, session: Session, notifications: list[Notification], locale: str | None) -> list[dict]:
+    """Notifications as the inbox shows them, in that locale (their facts read once for all)."""
+    facts = Facts(session)
+    facts.preload(notifications)
+    return [facts.inbox_item(n, locale) for n in notifications]
+
+
+_NOTIFICATION_JSON = NotificationSchema()
+
+
+def inbox_json(*, session: Session, notifications: list[Notification], locale: str | None) -> dict[int, dict]:
+    """The same items serialised exactly as the inbox endpoint answers them, by id: what sync
+    pull sends as the ``notification`` entity (one renderer for both)."""
+    return {item["id"]: _NOTIFICATION_JSON.dump(item)
+            for item in inbox_items(session=session, notifications=notifications, locale=locale)}
 
 
 def mark_read(*, session: Session, actor: User, notification_id: int) -> Notification:
@@ -100,4 +116,4 @@ def mark_read(*, session: Session, actor: User, notification_id: int) -> Notific
 def read_and_render(*, session: Session, actor: User, notification_id: int) -> dict:
     """Mark read, then the notification as the inbox shows it."""
     notification = mark_read(session=session, actor=actor, notification_id=notification_id)
-    return Facts(session).inbox_item(notification, actor.locale)
+    return inbox_items(session=session, notifications=[notification], locale=actor.locale)[0]

@@ -22,9 +22,8 @@ from backend.tasks import progress
 from backend.tasks import service as tasks
 from backend.tasks.models import StoreTask
 from backend.tasks.sections import DetailSection
-from notifications.content import Facts
 from notifications.models import Notification
-from notifications.schemas import NotificationSchema
+from notifications import service as inbox
 from qr.service import QrSettings
 from sync import cursor as cursors
 from sync import handlers, rules
@@ -35,7 +34,6 @@ from sync.schemas import ARG_SCHEMAS, MutationSchema
 log = logging.getLogger(__name__)
 MUTATION_SCHEMA = MutationSchema()
 
-NOTIFICATION_SCHEMA = NotificationSchema()
 NOTIFICATION_SNAPSHOT_DAYS = 30  # a bootstrap brings the last month of the inbox
 
 
@@ -366,13 +364,7 @@ def _notifications_of(session: Session, actor: User, ids: list[int]) -> dict[int
         return {}
     rows = session.scalars(select(Notification).where(Notification.id.in_(ids),
                                                       Notification.user_id == actor.id)).all()
-    return _render_notifications(session, actor, rows)
-
-
-def _render_notifications(session: Session, actor: User, rows) -> dict[int, dict]:
-    facts = Facts(session)
-    facts.preload(rows)
-    return {n.id: NOTIFICATION_SCHEMA.dump(facts.inbox_item(n, actor.locale)) for n in rows}
+    return inbox.inbox_json(session=session, notifications=rows, locale=actor.locale)
 
 
 def _snapshot_tasks(session: Session, actor: User, after_id: int, limit: int,
@@ -391,7 +383,7 @@ def _snapshot_notifications(session: Session, actor: User, after_id: int, limit:
     rows = session.scalars(select(Notification).where(
         Notification.user_id == actor.id, Notification.id > after_id, Notification.created_at >= since)
         .order_by(Notification.id).limit(limit + 1)).all()
-    rendered = _render_notifications(session, actor, rows[:limit])
+    rendered = inbox.inbox_json(session=session, notifications=rows[:limit], locale=actor.locale)
     return ([{"entity": "notification", "op": "put", "id": notification_id, "data": data}
              for notification_id, data in rendered.items()], len(rows) > limit)
 

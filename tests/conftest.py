@@ -12,6 +12,7 @@ from backend.app import create_app
 import recommend.models  # noqa: F401  (their tables are emptied between tests too)
 import notifications.models  # noqa: F401
 import integrations.models  # noqa: F401
+import outbox.models  # noqa: F401
 import rules.models  # noqa: F401
 import sync.models  # noqa: F401
 from backend.db import Base, build_engine

@@ -5,7 +5,7 @@ import random
 
 import pytest
 
-from notifications.dispatch import backoff_seconds
+from outbox.retry import backoff_seconds
 from notifications.messages import (FCM_LIMIT_BYTES, FCM_TOPIC_LIMIT_BYTES, PushContent, build_push,
                                     encoded_size, render)
 from notifications.quiet_hours import QuietHours

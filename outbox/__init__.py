@@ -1,0 +1,1 @@
+"""The one outbox: every message leaving the process (pushes, webhooks) and the loop that sends it."""
