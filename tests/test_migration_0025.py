@@ -1,4 +1,4 @@
-"""Migration 0023 moves push and webhook deliveries into one outbox and back, losing nothing: every
+"""Migration 0025 moves push and webhook deliveries into one outbox and back, losing nothing: every
 row keeps its state and targets, the webhook attempt log stays with its delivery, and new rows get
 fresh ids afterwards (both databases)."""
 
@@ -48,7 +48,7 @@ def test_deliveries_move_into_the_outbox_and_back(make, client, app, database_ur
 
         engine = build_engine(database_url)
         try:
-            migrate.downgrade(engine, "0022")
+            migrate.downgrade(engine, "0024")
             with engine.connect() as connection:
                 old = connection.execute(text(
                     "SELECT (SELECT COUNT(*) FROM deliveries), (SELECT COUNT(*) FROM webhook_deliveries), "

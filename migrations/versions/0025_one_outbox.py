@@ -5,16 +5,16 @@ state, and the webhook attempt log follows its deliveries.
 Push rows keep their ids; webhook rows are renumbered after them (their attempt log with them).
 The downgrade splits the table back, every row keeping its outbox id.
 
-Revision ID: 0023
-Revises: 0022
+Revision ID: 0025
+Revises: 0024
 """
 from alembic import op
 import sqlalchemy as sa
 import backend.db
 
 
-revision = "0023"
-down_revision = "0022"
+revision = "0025"
+down_revision = "0024"
 branch_labels = None
 depends_on = None
 
