@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select, true
 from sqlalchemy.orm import Session, lazyload
 
 from backend.campaigns.models import Campaign, TaskTemplate
@@ -38,16 +38,21 @@ def _by_task(session: Session, statement, ids: list[int]) -> dict[int, list]:
 
 
 def task_payloads(session: Session, task_ids: list[int],
-                  campaigns: dict[int, Campaign] | None = None) -> dict[int, dict]:
-    """{task id: the task's JSON} for the tasks that exist (reads only). ``campaigns`` is a
-    cache the caller may keep across calls: campaigns not in it are loaded into it."""
+                  campaigns: dict[int, Campaign] | None = None,
+                  scope: ColumnElement[bool] | None = None) -> dict[int, dict]:
+    """{task id: the task's JSON} for the tasks that exist and match ``scope`` (a condition on
+    StoreTask, e.g. ``policy.store_scope``; reads only). ``campaigns`` is a cache the caller
+    may keep across calls: campaigns not in it are loaded into it."""
     ids = sorted(set(task_ids))
     if not ids:
         return {}
     now = utcnow()
     tasks = [row for start in range(0, len(ids), _CHUNK) for row in session.execute(
         select(*_TASK_COLUMNS).join(Store, StoreTask.store_id == Store.id)
-        .where(StoreTask.id.in_(ids[start:start + _CHUNK])))]
+        .where(StoreTask.id.in_(ids[start:start + _CHUNK]), true() if scope is None else scope))]
+    ids = [row.id for row in tasks]
+    if not ids:
+        return {}
     campaigns = campaigns if campaigns is not None else {}
     missing = {row.campaign_id for row in tasks} - set(campaigns)
     if missing:

@@ -320,20 +320,20 @@ def _add_sales(session: Session, adds: list[tuple[int, int, str, int]], events: 
 
 
 def finish(session: Session, actor: User, batch: Batch, now: dt.datetime) -> None:
-    """Lock the touched tasks in id order, re-check what the batch relied on (a concurrent
-    submit, cancel or unclaim), bump each version once and append the events."""
+    """Append the events; lock the touched tasks in id order and bump each version once, and
+    re-check what the batch relied on (a concurrent submit, cancel or unclaim): StaleProgress
+    if it no longer holds (the caller rolls back)."""
     history.record_events(session, batch.events)
     task_ids = sorted(batch.touched)
     if task_ids:
-        locked = {row.id: row for row in history.lock_for_commit(
-            session, task_ids, _holds(actor).label("held"))}
+        locked = {row.id: row for row in history.lock_and_touch(
+            session, task_ids, now, _holds(actor).label("held"))}
         for task_id in task_ids:
             if task_id not in locked:
                 raise StaleProgress(f"task {task_id} is gone")
             if batch.touched[task_id] and (locked[task_id].status not in rules.PROGRESS_OPEN
                                            or not locked[task_id].held):
                 raise StaleProgress(f"task {task_id} changed under the batch")
-    history.touch_many(session, task_ids, now)
     forget_loaded(session, task_ids)
     batch.touched.clear()
     batch.events.clear()
