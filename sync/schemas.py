@@ -71,6 +71,15 @@ class PullSchema(StrictSchema):
     limit = ma.fields.Integer(load_default=200, validate=validate.Range(min=1, max=1000))
 
 
+class BuiltList(ma.fields.List):
+    """A list the service already builds item by item in the item schema's shape (plain JSON
+    values): the answer sends it as it is. The item schema documents it (OpenAPI); dumping a
+    thousand task payloads through it again would only copy them."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return None if value is None else list(value)
+
+
 class MutationResultSchema(ma.Schema):
     id = ma.fields.Integer()
     status = ma.fields.String()
@@ -82,7 +91,7 @@ class MutationResultSchema(ma.Schema):
 
 class PushResultSchema(ma.Schema):
     last_mutation_id = ma.fields.Integer()
-    results = ma.fields.List(ma.fields.Nested(MutationResultSchema))
+    results = BuiltList(ma.fields.Nested(MutationResultSchema))
 
 
 class ChangeSchema(ma.Schema):
@@ -97,7 +106,7 @@ class PullResultSchema(ma.Schema):
     has_more = ma.fields.Boolean()
     reset = ma.fields.Boolean()
     last_mutation_id = ma.fields.Integer()
-    changes = ma.fields.List(ma.fields.Nested(ChangeSchema))
+    changes = BuiltList(ma.fields.Nested(ChangeSchema))
 
 
 # ---- arguments of each mutation --------------------------------------------------------------

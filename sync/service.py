@@ -7,7 +7,7 @@ import logging
 from dataclasses import dataclass
 
 import marshmallow as ma
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -50,16 +50,30 @@ class _Client:
     last_client_time: dt.datetime | None
 
 
+_CLIENTS = SyncClient.__table__
+
+
+@db.built_once
+def _client_upsert(dialect: str):
+    upsert = db.dialect_insert(dialect, _CLIENTS)
+    return upsert.on_conflict_do_update(
+        index_elements=["client_id"], set_={"last_seen_at": upsert.excluded.last_seen_at}
+    ).returning(_CLIENTS.c.user_id, _CLIENTS.c.last_mutation_id, _CLIENTS.c.last_client_time)
+
+
+_CLIENT_ADVANCE = (update(_CLIENTS).where(_CLIENTS.c.client_id == bindparam("client"))
+                   .values(last_mutation_id=bindparam("last_id"),
+                           last_client_time=bindparam("last_time", type_=_CLIENTS.c.last_client_time.type)))
+_RESULT_INSERT = SyncMutation.__table__.insert()
+
+
 def _bind_client(session: Session, actor: User, client_id: str, now: dt.datetime) -> _Client:
     """The client row, locked, in one statement: created on first push, in the push's own
     transaction (a refused push leaves nothing behind), else locked by the upsert touching its
     last_seen_at. A client id belongs to its first user."""
-    table = SyncClient.__table__
-    upsert = db.dialect_insert(session, table).values(
-        client_id=client_id, user_id=actor.id, last_mutation_id=0, created_at=now, last_seen_at=now)
-    row = session.execute(upsert.on_conflict_do_update(
-        index_elements=["client_id"], set_={"last_seen_at": upsert.excluded.last_seen_at})
-        .returning(table.c.user_id, table.c.last_mutation_id, table.c.last_client_time)).one()
+    row = session.execute(_client_upsert(session), {
+        "client_id": client_id, "user_id": actor.id, "last_mutation_id": 0, "created_at": now,
+        "last_seen_at": now}).one()
     if row.user_id != actor.id:
         raise Forbidden("This client id belongs to another user.", error="client_id_taken")
     return _Client(client_id, row.last_mutation_id, row.last_client_time)
@@ -276,16 +290,15 @@ def _push_once(session: Session, actor: User, client_id: str, mutations: list[di
                                        if (task_id := handlers.task_id_of(m.args)) is not None])
         attempt = _Push(session, actor, client, qr_settings, received_at, careful)
         attempt.run(new)
-        session.execute(SyncMutation.__table__.insert(), [
+        session.execute(_RESULT_INSERT, [
             dict(client_id=client_id, mutation_id=r["mutation_id"], name=r["name"],
                  status=r["status"], error=r.get("error"), message=r.get("message"),
                  details=r.get("details"), entity_type="task" if r["entity_id"] else None,
                  entity_id=r["entity_id"], client_time=r["client_time"], applied_at=received_at)
             for r in (attempt.results[m.id] for m in new)])
         results.update(attempt.results)
-        session.execute(update(SyncClient).where(SyncClient.client_id == client_id)
-                        .values(last_mutation_id=fresh[-1], last_client_time=attempt.last_time)
-                        .execution_options(synchronize_session=False))
+        session.execute(_CLIENT_ADVANCE, {"client": client_id, "last_id": fresh[-1],
+                                          "last_time": attempt.last_time})
         client.last_mutation_id = fresh[-1]
         attempt.finish()
     db.commit(session)

@@ -10,7 +10,7 @@ import functools
 
 from flask import current_app, g, request, session
 from sqlalchemy import ColumnElement, bindparam, false, select, true
-from sqlalchemy.orm import defaultload, lazyload
+from sqlalchemy.orm import lazyload
 
 from backend import db
 from backend.auth import api_keys
@@ -24,11 +24,12 @@ ANY_ROLE = ROLES
 SESSION_USER_KEY = "user_id"
 SESSION_EPOCH_KEY = "epoch"
 
-# The caller of every request in one statement: the user with their store and its region
-# (joined). A supervisor's regions and a store's tags, eager elsewhere, load only if a request
-# asks for them: most requests never do, and each would be one more round trip per request.
+# The caller of every request in one statement, the user's row alone. Their store (with its
+# region and tags) and a supervisor's regions, eager elsewhere, load only if a request asks for
+# them: most requests need the ids on the row only, and each would be one more round trip, or
+# three more ORM objects, on every request.
 _CALLER = (select(User).where(User.id == bindparam("user_id"))
-           .options(lazyload(User.regions), defaultload(User.store).lazyload(Store.tag_rows)))
+           .options(lazyload(User.regions), lazyload(User.store)))
 
 
 def _load_caller(user_id: int) -> User | None:
