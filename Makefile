@@ -66,6 +66,8 @@ bench: $(STAMP) $(APP_BUILD)
 	$(BIN)/python -m bench.sync --shape contention
 	$(BIN)/python -m bench.sync --shape batches
 	$(BIN)/python -m bench.sync --shape bootstrap
+	$(BIN)/python -m bench.inprocess --shape push
+	$(BIN)/python -m bench.inprocess --shape claim
 	$(BIN)/python -m bench.feed
 	$(BIN)/python -m bench.pairings
 	$(BIN)/python -m bench.notify

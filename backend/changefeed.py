@@ -148,6 +148,19 @@ def _write_changes(session: Session) -> None:
             ["txid", "entity", "entity_id", "op", "user_id", "created_at"], personal_rows))
 
 
+def task_changes_of(task_id, store_id, now):
+    """PostgreSQL only: an INSERT … SELECT of a ``put`` change for each (task id, store id) of
+    a statement's rows (columns of a CTE), stamped with this transaction's id, for a writer
+    that announces its tasks in the same statement that changes them (no ``mark_tasks_where``,
+    no statement at commit). ``now``: a column expression of the time (a bound parameter)."""
+    rows = (select(literal_column("pg_current_xact_id()::text::bigint", BigInteger).label("txid"),
+                   literal("task").label("entity"), task_id, literal("put").label("op"), store_id,
+                   Store.region_id, now.label("created_at"))
+            .join(Store, Store.id == store_id))
+    return insert(Change).from_select(
+        ["txid", "entity", "entity_id", "op", "store_id", "region_id", "created_at"], rows)
+
+
 def _before_commit(session: Session) -> None:
     if session.in_nested_transaction():
         # Releasing a SAVEPOINT is not the commit: the outer transaction writes its rows once

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import sqlite3
 from pathlib import Path
+from typing import Callable
 
 from flask import Flask, current_app, g, has_request_context, request
 from sqlalchemy import BigInteger, DateTime, Integer, create_engine, event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.sql.expression import Executable
 from sqlalchemy.types import TypeDecorator
 
 
@@ -139,13 +142,31 @@ def _retry_stale_reads(app: Flask) -> None:
     app.dispatch_request = dispatch_request
 
 
-def dialect_insert(session: Session, table):
-    """An INSERT of the session's database dialect (with ``on_conflict_…`` and ``excluded``)."""
-    if session.bind.dialect.name == "postgresql":
+def dialect_insert(session: Session | str, table):
+    """An INSERT of the session's database dialect (or of a dialect by name), with
+    ``on_conflict_…`` and ``excluded``."""
+    name = session if isinstance(session, str) else session.bind.dialect.name
+    if name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
     return insert(table)
+
+
+def built_once(build: Callable[[str], Executable]) -> Callable[[Session], Executable]:
+    """Decorate ``build(dialect name) -> statement``: the statement is built once per dialect and
+    reused (its values go in as bound parameters). A hot path's statements cost more to build —
+    SQLAlchemy coerces every clause — than to run once their SQL is compiled and cached."""
+    built: dict[str, Executable] = {}
+
+    @functools.wraps(build)
+    def statement(session: Session) -> Executable:
+        name = session.bind.dialect.name
+        if name not in built:
+            built[name] = build(name)
+        return built[name]
+
+    return statement
 
 
 def insert_skipping_conflicts(session: Session, table, index_elements: list[str]):

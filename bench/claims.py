@@ -6,7 +6,8 @@ Setup: 10 stores × 10 clerks; one campaign with 5 single-claimant templates →
 Every clerk scans every task of their store: 500 claims, 10 contenders per task. Two
 load shapes per round: a burst (500 client threads released by one barrier) and a steady
 load (50, then 8 concurrent clients). Reports winners (must be exactly 50), errors (anything but
-201/409 task_already_claimed), and p50/p99 latency.
+201/409 task_already_claimed), and p50/p99 latency; first, once, the floor of the burst: the same
+500 threads released at once against GET /healthz (no token, no database).
 """
 
 from __future__ import annotations
@@ -94,7 +95,13 @@ def _summarise(shape: str, results, **extra) -> None:
          p99_ms=round(p99 * 1000, 1), max_ms=round(latencies[-1] * 1000, 1), **extra)
 
 
-def burst(base: str, attempts) -> list:
+def _health(base: str, http: requests.Session, _header, _code):
+    start = time.perf_counter()
+    response = http.get(f"{base}/healthz", timeout=60)
+    return response.status_code, None, time.perf_counter() - start
+
+
+def burst(base: str, attempts, request=_claim) -> list:
     barrier = threading.Barrier(len(attempts))
     results = [None] * len(attempts)
 
@@ -102,7 +109,7 @@ def burst(base: str, attempts) -> list:
         http = requests.Session()
         header, code = attempts[index]
         barrier.wait()
-        results[index] = _claim(base, http, header, code)
+        results[index] = request(base, http, header, code)
 
     threads = [threading.Thread(target=run, args=(i,)) for i in range(len(attempts))]
     for thread in threads:
@@ -137,6 +144,16 @@ def main() -> None:
         engine, session, attempts = _setup(url)
         try:
             with gunicorn(url, workers=args.workers, threads=args.threads) as base:
+                # The floor of the burst on this machine: the same 500 threads and connections
+                # against GET /healthz (no token, no database) — what the load generator,
+                # loopback and gunicorn cost before any claim work.
+                floor = burst(base, attempts, _health)
+                latencies = sorted(elapsed for _, _, elapsed in floor)
+                emit(bench="claims", shape="burst-500-healthz-floor", requests=len(floor),
+                     errors=sum(1 for status, _, _ in floor if status != 200),
+                     p50_ms=round(statistics.median(latencies) * 1000, 1),
+                     p99_ms=round(latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000, 1),
+                     max_ms=round(latencies[-1] * 1000, 1), workers=args.workers, threads=args.threads)
                 for round_ in range(args.rounds):
                     _reset_claims(session)
                     _summarise("burst-500", burst(base, attempts), round=round_,

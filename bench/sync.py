@@ -9,7 +9,9 @@ contention: 100 phones in stores of 10; each store has 100 tasks with 10 checkli
 by its 10 clerks; each phone pushes 100 `set_checklist_item` — its own slot of each of its
 store's 100 tasks — in ONE push; 8 pushes in flight; gunicorn 2 workers × 4 threads.
 batches: every phone (10 per store, each store 10 tasks) sends `mutations` mutations
-(record_sale / set_checklist_item / add_note) in pushes of `batch`, `clients` phones at a time.
+(record_sale / set_checklist_item / add_note) in pushes of `batch`, `clients` phones at a time
+(default: one per server thread, workers × threads — more phones in flight do not push more per
+second, they only wait in gunicorn's socket queue, and that wait is added to every push's latency).
 Both read every task back at the end through sync pull and report acknowledged writes lost
 (an `applied` tick not in the task, sales not equal to the applied increments).
 bootstrap: a clerk of a store holding `bootstrap-tasks` tasks pulls with cursor null, limit 1000.
@@ -231,12 +233,13 @@ def batches(args) -> None:
                     tasks = phone[3]
                     return [_batch_mutations(tasks, min(args.batch, args.mutations - start + 1), start)
                             for start in range(1, args.mutations + 1, args.batch)]
-                seconds, latencies, acknowledged, sales, superseded = _run(base, phones, args.clients, plan)
+                clients = args.clients or args.workers * args.threads
+                seconds, latencies, acknowledged, sales, superseded = _run(base, phones, clients, plan)
                 lost = _read_back(base, phones, acknowledged, sales)
             engine.dispose()
         total = len(phones) * args.mutations
         emit(bench="sync_push_batches", backend="postgresql", devices=len(phones),
-             mutations_per_device=args.mutations, batch=args.batch, clients=args.clients,
+             mutations_per_device=args.mutations, batch=args.batch, clients=clients,
              workers=args.workers, threads=args.threads, mutations=total, superseded=superseded,
              seconds=round(seconds, 1), mutations_per_s=round(total / seconds),
              push_p50_ms=_p(latencies, 0.5), push_p99_ms=_p(latencies, 0.99), lost=lost)
@@ -269,7 +272,8 @@ def main() -> None:
     parser.add_argument("--devices", type=int, default=1000)
     parser.add_argument("--mutations", type=int, default=100)
     parser.add_argument("--batch", type=int, default=25)
-    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--clients", type=int, default=None,
+                        help="batches: phones in flight (default: workers × threads)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--bootstrap-tasks", type=int, default=1000)

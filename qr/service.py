@@ -11,7 +11,7 @@ import datetime as dt
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from backend import db
@@ -135,17 +135,22 @@ class _TaskForClaim:
     holders: list[Claimant]
 
 
+# Built once (a burst of scans runs it hundreds of times a second; building it costs more than
+# running it).
+_TASK_FOR_CLAIM = (
+    select(StoreTask.id, StoreTask.store_id, Store.code, StoreTask.status, Campaign.status,
+           StoreTask.qr_nonce, StoreTask.version,
+           StoreTask.claimant_count >= StoreTask.max_claimants, StoreTask.due_at, Campaign.ends_at,
+           User.username, User.display_name, TaskClaim.claimed_at)
+    .join(Store, StoreTask.store_id == Store.id).join(Campaign, StoreTask.campaign_id == Campaign.id)
+    .outerjoin(TaskClaim, TaskClaim.task_id == StoreTask.id)
+    .outerjoin(User, TaskClaim.user_id == User.id)
+    .where(StoreTask.id == bindparam("task_id")).order_by(TaskClaim.claimed_at, TaskClaim.id))
+
+
 def _task_for_claim(session: Session, task_id: int) -> _TaskForClaim | None:
     """The task as one statement sees it (no lock): what the checks need, and its claimants."""
-    rows = session.execute(
-        select(StoreTask.id, StoreTask.store_id, Store.code, StoreTask.status, Campaign.status,
-               StoreTask.qr_nonce, StoreTask.version,
-               StoreTask.claimant_count >= StoreTask.max_claimants, StoreTask.due_at, Campaign.ends_at,
-               User.username, User.display_name, TaskClaim.claimed_at)
-        .join(Store, StoreTask.store_id == Store.id).join(Campaign, StoreTask.campaign_id == Campaign.id)
-        .outerjoin(TaskClaim, TaskClaim.task_id == StoreTask.id)
-        .outerjoin(User, TaskClaim.user_id == User.id)
-        .where(StoreTask.id == task_id).order_by(TaskClaim.claimed_at, TaskClaim.id)).all()
+    rows = session.execute(_TASK_FOR_CLAIM, {"task_id": task_id}).all()
     if not rows:
         return None
     return _TaskForClaim(*rows[0][:10], holders=[Claimant(*row[10:]) for row in rows if row[10] is not None])

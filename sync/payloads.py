@@ -8,6 +8,7 @@ from types import SimpleNamespace
 
 from sqlalchemy.orm import Session
 
+from backend.auth import policy
 from backend.campaigns.models import Campaign
 from backend.org.models import User
 from backend.tasks.models import StoreTask
@@ -28,9 +29,11 @@ class TaskPayloads:
     def dump(self, task: StoreTask) -> dict:
         return self.dump_many([task.id])[task.id]
 
-    def dump_many(self, task_ids: list[int]) -> dict[int, dict]:
-        """{task id: data} for those of the ids that exist (scope is the caller's filter)."""
-        payloads = task_payloads(self.session, task_ids, self._campaigns)
+    def dump_many(self, task_ids: list[int], *, in_scope: bool = False) -> dict[int, dict]:
+        """{task id: data} for those of the ids that exist, and that the actor may see when
+        ``in_scope`` (else scope is the caller's filter)."""
+        scope = policy.store_scope(self.actor, StoreTask.store_id) if in_scope else None
+        payloads = task_payloads(self.session, task_ids, self._campaigns, scope)
         for data in payloads.values():
             for name, section in self.sections.items():
                 key = (name, data["campaign_id"])

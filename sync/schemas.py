@@ -4,7 +4,7 @@ import marshmallow as ma
 from marshmallow import validate
 
 from backend.catalog.schemas import SKU
-from backend.common.schemas import Instant, StrictSchema, Text
+from backend.common.schemas import LONE_SURROGATE, Instant, StrictSchema, Text
 from backend.errors import PayloadTooLarge
 from qr.schemas import TaskCodeSchema
 
@@ -30,6 +30,18 @@ class MutationEnvelopeSchema(ma.Schema):
         "description": "when the edit happened on the phone (ISO 8601 with timezone)"})
 
 
+class MutationList(ma.fields.List):
+    """The push's list of mutations: a list of objects with integer ids in range is taken as it
+    is (what the nested envelope schema would load); anything else goes through it."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if type(value) is list and all(
+                type(m) is dict and type(m.get("id")) is int and 1 <= m["id"] <= 2**62
+                and m.get("name", "") is not None and m.get("args", "") is not None for m in value):
+            return [dict(m) for m in value]
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
 class MutationSchema(StrictSchema):
     """One mutation's name, arguments and client time, checked on its own."""
 
@@ -41,7 +53,7 @@ class MutationSchema(StrictSchema):
 class PushSchema(StrictSchema):
     client_id = CLIENT_ID
     schema_version = ma.fields.Integer(required=True, validate=validate.Equal(1))
-    mutations = ma.fields.List(ma.fields.Nested(MutationEnvelopeSchema), required=True)
+    mutations = MutationList(ma.fields.Nested(MutationEnvelopeSchema), required=True)
 
     @ma.pre_load
     def _at_most_500(self, data, **_kwargs):
@@ -59,6 +71,15 @@ class PullSchema(StrictSchema):
     limit = ma.fields.Integer(load_default=200, validate=validate.Range(min=1, max=1000))
 
 
+class BuiltList(ma.fields.List):
+    """A list the service already builds item by item in the item schema's shape (plain JSON
+    values): the answer sends it as it is. The item schema documents it (OpenAPI); dumping a
+    thousand task payloads through it again would only copy them."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return None if value is None else list(value)
+
+
 class MutationResultSchema(ma.Schema):
     id = ma.fields.Integer()
     status = ma.fields.String()
@@ -70,7 +91,7 @@ class MutationResultSchema(ma.Schema):
 
 class PushResultSchema(ma.Schema):
     last_mutation_id = ma.fields.Integer()
-    results = ma.fields.List(ma.fields.Nested(MutationResultSchema))
+    results = BuiltList(ma.fields.Nested(MutationResultSchema))
 
 
 class ChangeSchema(ma.Schema):
@@ -85,7 +106,7 @@ class PullResultSchema(ma.Schema):
     has_more = ma.fields.Boolean()
     reset = ma.fields.Boolean()
     last_mutation_id = ma.fields.Integer()
-    changes = ma.fields.List(ma.fields.Nested(ChangeSchema))
+    changes = BuiltList(ma.fields.Nested(ChangeSchema))
 
 
 # ---- arguments of each mutation --------------------------------------------------------------
@@ -144,3 +165,42 @@ ARG_SCHEMAS = {
     "attach_photo": PhotoArgs(), "submit_task": SubmitArgs(), "mark_read": MarkReadArgs(),
     "script_feedback": ScriptFeedbackArgs(),
 }
+
+
+# ---- the fast path of the common case --------------------------------------------------------
+# A push of progress edits is mostly well-formed mutations of four kinds; loading each through
+# marshmallow costs more than applying it. ``load_progress_fast`` accepts only input that the
+# schemas above would load to exactly the same value (plain JSON types, every argument present,
+# no unknown key, the schemas' own validators) and returns None for anything else, which then
+# goes through the schemas — so every error a client sees still comes from them
+# (tests/test_sync_schemas_fast.py holds the two paths equal).
+
+_ARG_FIELDS = {name: ARG_SCHEMAS[name].fields for name in
+               ("set_checklist_item", "record_sale", "add_note", "attach_photo")}
+_ARG_TYPES = {"task_id": int, "item_id": str, "done": bool, "sku": str, "quantity": int,
+              "text": str, "sha256": str}
+_MUTATION_KEYS = frozenset(("id", "name", "args", "client_time"))
+_CLIENT_TIME = MutationSchema().fields["client_time"]
+
+
+def load_progress_fast(mutation: dict):
+    """(name, args, client_time) of a well-formed progress mutation, else None."""
+    name, args = mutation.get("name"), mutation.get("args")
+    fields = _ARG_FIELDS.get(name) if type(name) is str else None
+    if fields is None or type(args) is not dict or not _MUTATION_KEYS.issuperset(mutation) \
+            or args.keys() != fields.keys():
+        return None
+    try:
+        for key, value in args.items():
+            if type(value) is not _ARG_TYPES[key]:
+                return None
+            if any(validator(value) is False for validator in fields[key].validators):
+                return None
+            if type(value) is str and ("\x00" in value or LONE_SURROGATE.search(value)):
+                return None
+        client_time = mutation.get("client_time")
+        if client_time is not None:
+            client_time = _CLIENT_TIME.deserialize(client_time)
+    except ma.ValidationError:
+        return None
+    return name, dict(args), client_time

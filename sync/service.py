@@ -7,7 +7,7 @@ import logging
 from dataclasses import dataclass
 
 import marshmallow as ma
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -29,7 +29,7 @@ from sync import cursor as cursors
 from sync import handlers, rules
 from sync.models import SyncClient, SyncMutation
 from sync.payloads import TaskPayloads
-from sync.schemas import ARG_SCHEMAS, MutationSchema
+from sync.schemas import ARG_SCHEMAS, MutationSchema, load_progress_fast
 
 log = logging.getLogger(__name__)
 MUTATION_SCHEMA = MutationSchema()
@@ -39,16 +39,42 @@ NOTIFICATION_SNAPSHOT_DAYS = 30  # a bootstrap brings the last month of the inbo
 
 # ---- clients --------------------------------------------------------------------------------
 
-def _bind_client(session: Session, actor: User, client_id: str) -> SyncClient:
-    """The client row, locked; created on first push, in the push's own transaction (a refused
-    push leaves nothing behind). A client id belongs to its first user."""
-    session.execute(db.insert_skipping_conflicts(session, SyncClient.__table__, ["client_id"]).values(
-        client_id=client_id, user_id=actor.id, last_mutation_id=0, created_at=utcnow(),
-        last_seen_at=utcnow()))
-    client = _locked_client(session, client_id)
-    if client.user_id != actor.id:
+@dataclass
+class _Client:
+    """The pushing client's row as its push found it (locked until the commit)."""
+
+    client_id: str
+    last_mutation_id: int
+    last_client_time: dt.datetime | None
+
+
+_CLIENTS = SyncClient.__table__
+
+
+@db.built_once
+def _client_upsert(dialect: str):
+    upsert = db.dialect_insert(dialect, _CLIENTS)
+    return upsert.on_conflict_do_update(
+        index_elements=["client_id"], set_={"last_seen_at": upsert.excluded.last_seen_at}
+    ).returning(_CLIENTS.c.user_id, _CLIENTS.c.last_mutation_id, _CLIENTS.c.last_client_time)
+
+
+_CLIENT_ADVANCE = (update(_CLIENTS).where(_CLIENTS.c.client_id == bindparam("client"))
+                   .values(last_mutation_id=bindparam("last_id"),
+                           last_client_time=bindparam("last_time", type_=_CLIENTS.c.last_client_time.type)))
+_RESULT_INSERT = SyncMutation.__table__.insert()
+
+
+def _bind_client(session: Session, actor: User, client_id: str, now: dt.datetime) -> _Client:
+    """The client row, locked, in one statement: created on first push, in the push's own
+    transaction (a refused push leaves nothing behind), else locked by the upsert touching its
+    last_seen_at. A client id belongs to its first user."""
+    row = session.execute(_client_upsert(session), {
+        "client_id": client_id, "user_id": actor.id, "last_mutation_id": 0, "created_at": now,
+        "last_seen_at": now}).one()
+    if row.user_id != actor.id:
         raise Forbidden("This client id belongs to another user.", error="client_id_taken")
-    return client
+    return _Client(client_id, row.last_mutation_id, row.last_client_time)
 
 
 def _client_for_pull(session: Session, actor: User, client_id: str) -> int:
@@ -59,11 +85,6 @@ def _client_for_pull(session: Session, actor: User, client_id: str) -> int:
     if client.user_id != actor.id:
         raise Forbidden("This client id belongs to another user.", error="client_id_taken")
     return client.last_mutation_id
-
-
-def _locked_client(session: Session, client_id: str) -> SyncClient:
-    return session.scalar(select(SyncClient).where(SyncClient.client_id == client_id)
-                          .with_for_update().execution_options(populate_existing=True))
 
 
 # ---- push -----------------------------------------------------------------------------------
@@ -87,6 +108,9 @@ class _Fallback(Exception):
 def _parse(mutation: dict) -> _Mutation:
     """Any client input becomes either loaded arguments or a stored rejection, never a refused
     push (a lone surrogate in a name, an unknown field, a bad client time...)."""
+    fast = load_progress_fast(mutation)
+    if fast is not None:
+        return _Mutation(mutation["id"], *fast)
     body = {key: value for key, value in mutation.items() if key != "id"}
     name = rules.storable(str(body.get("name")))[:40]
     try:
@@ -137,7 +161,7 @@ class _Push:
     database error rejects that mutation only; a transient one (deadlock) aborts the attempt.
     """
 
-    def __init__(self, session: Session, actor: User, client: SyncClient, qr_settings: QrSettings,
+    def __init__(self, session: Session, actor: User, client: _Client, qr_settings: QrSettings,
                  received_at: dt.datetime, careful: bool):
         self.session, self.actor, self.client = session, actor, client
         self.qr_settings, self.received_at, self.careful = qr_settings, received_at, careful
@@ -246,7 +270,8 @@ class _Push:
 def _push_once(session: Session, actor: User, client_id: str, mutations: list[dict],
                qr_settings: QrSettings, careful: bool) -> tuple[int, dict[int, dict]]:
     """One attempt: (last mutation id, result of every mutation of the push by id), committed."""
-    client = _bind_client(session, actor, client_id)  # locked: one push per client at a time
+    client = _bind_client(session, actor, client_id, utcnow())  # one push per client at a time
+    received_at = utcnow()  # after the wait for the client's previous push, if any
     replay, fresh = rules.split_mutation_ids([m["id"] for m in mutations], client.last_mutation_id)
     named = {m["id"]: handlers.task_id_of(m.get("args")) for m in mutations}
     results = {row.mutation_id: {"mutation_id": row.mutation_id, "status": row.status,
@@ -256,7 +281,6 @@ def _push_once(session: Session, actor: User, client_id: str, mutations: list[di
                for row in session.scalars(select(SyncMutation).where(
                    SyncMutation.client_id == client_id, SyncMutation.mutation_id.in_(replay)))
                } if replay else {}
-    received_at = utcnow()
     if fresh:
         new = [_parse(m) for m in mutations if m["id"] > client.last_mutation_id]
         if careful:
@@ -264,21 +288,19 @@ def _push_once(session: Session, actor: User, client_id: str, mutations: list[di
                                        if (task_id := handlers.task_id_of(m.args)) is not None])
         attempt = _Push(session, actor, client, qr_settings, received_at, careful)
         attempt.run(new)
-        session.execute(SyncMutation.__table__.insert(), [
+        session.execute(_RESULT_INSERT, [
             dict(client_id=client_id, mutation_id=r["mutation_id"], name=r["name"],
                  status=r["status"], error=r.get("error"), message=r.get("message"),
                  details=r.get("details"), entity_type="task" if r["entity_id"] else None,
                  entity_id=r["entity_id"], client_time=r["client_time"], applied_at=received_at)
             for r in (attempt.results[m.id] for m in new)])
         results.update(attempt.results)
+        session.execute(_CLIENT_ADVANCE, {"client": client_id, "last_id": fresh[-1],
+                                          "last_time": attempt.last_time})
         client.last_mutation_id = fresh[-1]
-        client.last_client_time = attempt.last_time
-        session.flush()
         attempt.finish()
-    client.last_seen_at = received_at
-    last = client.last_mutation_id
     db.commit(session)
-    return last, results
+    return client.last_mutation_id, results
 
 
 def push(*, session: Session, actor: User, client_id: str, schema_version: int,
@@ -321,10 +343,8 @@ def _answers(session: Session, actor: User, mutations: list[dict], results: dict
     wanted = {m["id"] for m in mutations if results[m["id"]]["entity_id"] is not None and (
         results[m["id"]]["status"] == "rejected"
         or last_touch.get(results[m["id"]]["entity_id"]) == m["id"])}
-    task_ids = {results[i]["entity_id"] for i in wanted}
-    visible = set(session.scalars(select(StoreTask.id).where(
-        StoreTask.id.in_(task_ids), policy.store_scope(actor, StoreTask.store_id)))) if task_ids else set()
-    payloads = TaskPayloads(session, actor, sections).dump_many(sorted(visible))
+    payloads = TaskPayloads(session, actor, sections).dump_many(
+        sorted({results[i]["entity_id"] for i in wanted}), in_scope=True)
     answers = []
     for mutation in mutations:
         record = results[mutation["id"]]
@@ -350,13 +370,6 @@ def _change_scope(actor: User):
     if actor.role == policy.SUPERVISOR:
         return or_(Change.region_id.in_(sorted(actor.region_ids) or [-1]), own)
     return or_(Change.store_id == (actor.store_id or -1), own)
-
-
-def _tasks_in_scope(session: Session, actor: User, ids: list[int]) -> list[int]:
-    if not ids:
-        return []
-    return list(session.scalars(select(StoreTask.id).where(
-        StoreTask.id.in_(ids), policy.store_scope(actor, StoreTask.store_id))))
 
 
 def _notifications_of(session: Session, actor: User, ids: list[int]) -> dict[int, dict]:
@@ -419,7 +432,7 @@ def _current_state(session: Session, actor: User, rows: list[Change],
     a page's rows of one entity were written."""
     touched = list(dict.fromkeys((row.entity, row.entity_id) for row in rows))
     tasks_now = TaskPayloads(session, actor, sections).dump_many(
-        _tasks_in_scope(session, actor, [i for entity, i in touched if entity == "task"]))
+        [i for entity, i in touched if entity == "task"], in_scope=True)
     notifications_now = _notifications_of(session, actor,
                                           [i for entity, i in touched if entity == "notification"])
     changes = []

@@ -25,13 +25,16 @@ def load_bounded_json(text: str | bytes) -> typing.Any:
         value = json.loads(text)
     except RecursionError:
         raise json.JSONDecodeError("Nested too deeply", BODY, 0)
-    pending = [(value, 1)]
-    while pending:
-        item, depth = pending.pop()
-        if isinstance(item, (dict, list)):
-            if depth > MAX_JSON_DEPTH:
-                raise json.JSONDecodeError(f"Nested deeper than {MAX_JSON_DEPTH} levels", BODY, 0)
-            pending.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+    if text.count("[") + text.count("{") <= MAX_JSON_DEPTH:
+        return value  # too few brackets to nest that deep (most bodies: no walk at all)
+    level, depth = [value], 1
+    while level:  # one level of containers at a time
+        containers = [item for item in level if isinstance(item, (dict, list))]
+        if containers and depth > MAX_JSON_DEPTH:
+            raise json.JSONDecodeError(f"Nested deeper than {MAX_JSON_DEPTH} levels", BODY, 0)
+        level = [child for item in containers
+                 for child in (item.values() if isinstance(item, dict) else item)]
+        depth += 1
     return value
 
 

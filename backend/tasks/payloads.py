@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, bindparam, select
 from sqlalchemy.orm import Session, lazyload
 
 from backend.campaigns.models import Campaign, TaskTemplate
@@ -32,50 +32,64 @@ def _iso(moment: dt.datetime | None) -> str | None:
 def _by_task(session: Session, statement, ids: list[int]) -> dict[int, list]:
     grouped: dict[int, list] = {}
     for start in range(0, len(ids), _CHUNK):
-        for row in session.execute(statement(ids[start:start + _CHUNK])):
+        for row in session.execute(statement, {"ids": ids[start:start + _CHUNK]}):
             grouped.setdefault(row[0], []).append(row)
     return grouped
 
 
+# Built once (``ids``: an expanding bound parameter): building them costs more than running them
+# for the few tasks of a push's answer or a pull's page.
+_IDS = bindparam("ids", expanding=True)
+_TASKS = select(*_TASK_COLUMNS).join(Store, StoreTask.store_id == Store.id).where(StoreTask.id.in_(_IDS))
+# Without their templates (eager by default): the page reads the few template columns it shows
+# below, and a thousand template objects would cost more than the page.
+_CAMPAIGNS = select(Campaign).options(lazyload(Campaign.templates)).where(Campaign.id.in_(_IDS))
+_TEMPLATES = select(TaskTemplate.id, TaskTemplate.title, TaskTemplate.instructions, TaskTemplate.kind,
+                    TaskTemplate.script_hint, TaskTemplate.proof, TaskTemplate.checklist
+                    ).where(TaskTemplate.id.in_(_IDS))
+_CLAIMS = (select(TaskClaim.task_id, User.username, User.display_name, TaskClaim.claimed_at)
+           .join(User, TaskClaim.user_id == User.id).where(TaskClaim.task_id.in_(_IDS))
+           .order_by(TaskClaim.task_id, TaskClaim.claimed_at, TaskClaim.id))
+_REGISTERS = select(TaskChecklistItem.task_id, TaskChecklistItem.item_id, TaskChecklistItem.done,
+                    TaskChecklistItem.by_username, TaskChecklistItem.edited_at).where(
+    TaskChecklistItem.task_id.in_(_IDS), TaskChecklistItem.edited_at.is_not(None))
+_SALES = (select(TaskSale.task_id, TaskSale.sku, TaskSale.quantity).where(TaskSale.task_id.in_(_IDS))
+          .order_by(TaskSale.task_id, TaskSale.sku))
+_NOTES = (select(TaskNote.task_id, TaskNote.text, TaskNote.by_username, TaskNote.added_at,
+                 TaskNote.client_time).where(TaskNote.task_id.in_(_IDS))
+          .order_by(TaskNote.task_id, TaskNote.id))
+_PHOTOS = (select(TaskPhoto.task_id, TaskPhoto.sha256, User.username, TaskPhoto.added_at)
+           .join(User, TaskPhoto.added_by_id == User.id).where(TaskPhoto.task_id.in_(_IDS))
+           .order_by(TaskPhoto.task_id, TaskPhoto.id))
+
+
 def task_payloads(session: Session, task_ids: list[int],
-                  campaigns: dict[int, Campaign] | None = None) -> dict[int, dict]:
-    """{task id: the task's JSON} for the tasks that exist (reads only). ``campaigns`` is a
-    cache the caller may keep across calls: campaigns not in it are loaded into it."""
+                  campaigns: dict[int, Campaign] | None = None,
+                  scope: ColumnElement[bool] | None = None) -> dict[int, dict]:
+    """{task id: the task's JSON} for the tasks that exist and match ``scope`` (a condition on
+    StoreTask, e.g. ``policy.store_scope``; reads only). ``campaigns`` is a cache the caller
+    may keep across calls: campaigns not in it are loaded into it."""
     ids = sorted(set(task_ids))
     if not ids:
         return {}
     now = utcnow()
-    tasks = [row for start in range(0, len(ids), _CHUNK) for row in session.execute(
-        select(*_TASK_COLUMNS).join(Store, StoreTask.store_id == Store.id)
-        .where(StoreTask.id.in_(ids[start:start + _CHUNK])))]
+    statement = _TASKS if scope is None else _TASKS.where(scope)
+    tasks = [row for start in range(0, len(ids), _CHUNK)
+             for row in session.execute(statement, {"ids": ids[start:start + _CHUNK]})]
+    ids = [row.id for row in tasks]
+    if not ids:
+        return {}
     campaigns = campaigns if campaigns is not None else {}
     missing = {row.campaign_id for row in tasks} - set(campaigns)
     if missing:
-        # Without their templates (eager by default): the page reads the few template columns
-        # it shows below, and a thousand template objects would cost more than the page.
-        campaigns.update((c.id, c) for c in session.scalars(
-            select(Campaign).options(lazyload(Campaign.templates)).where(Campaign.id.in_(missing))))
+        campaigns.update((c.id, c) for c in session.scalars(_CAMPAIGNS, {"ids": sorted(missing)}))
     templates = {t.id: t for t in session.execute(
-        select(TaskTemplate.id, TaskTemplate.title, TaskTemplate.instructions, TaskTemplate.kind,
-               TaskTemplate.script_hint, TaskTemplate.proof, TaskTemplate.checklist)
-        .where(TaskTemplate.id.in_({row.template_id for row in tasks})))}
-    claims = _by_task(session, lambda chunk: select(
-        TaskClaim.task_id, User.username, User.display_name, TaskClaim.claimed_at)
-        .join(User, TaskClaim.user_id == User.id).where(TaskClaim.task_id.in_(chunk))
-        .order_by(TaskClaim.task_id, TaskClaim.claimed_at, TaskClaim.id), ids)
-    registers = _by_task(session, lambda chunk: select(
-        TaskChecklistItem.task_id, TaskChecklistItem.item_id, TaskChecklistItem.done,
-        TaskChecklistItem.by_username, TaskChecklistItem.edited_at)
-        .where(TaskChecklistItem.task_id.in_(chunk), TaskChecklistItem.edited_at.is_not(None)), ids)
-    sales = _by_task(session, lambda chunk: select(TaskSale.task_id, TaskSale.sku, TaskSale.quantity)
-                     .where(TaskSale.task_id.in_(chunk)).order_by(TaskSale.task_id, TaskSale.sku), ids)
-    notes = _by_task(session, lambda chunk: select(
-        TaskNote.task_id, TaskNote.text, TaskNote.by_username, TaskNote.added_at, TaskNote.client_time)
-        .where(TaskNote.task_id.in_(chunk)).order_by(TaskNote.task_id, TaskNote.id), ids)
-    photos = _by_task(session, lambda chunk: select(
-        TaskPhoto.task_id, TaskPhoto.sha256, User.username, TaskPhoto.added_at)
-        .join(User, TaskPhoto.added_by_id == User.id).where(TaskPhoto.task_id.in_(chunk))
-        .order_by(TaskPhoto.task_id, TaskPhoto.id), ids)
+        _TEMPLATES, {"ids": sorted({row.template_id for row in tasks})})}
+    claims = _by_task(session, _CLAIMS, ids)
+    registers = _by_task(session, _REGISTERS, ids)
+    sales = _by_task(session, _SALES, ids)
+    notes = _by_task(session, _NOTES, ids)
+    photos = _by_task(session, _PHOTOS, ids)
     campaign_json = {campaign_id: {
         "id": c.id, "code": c.code, "title": c.title, "status": c.effective_status(now),
         "ends_at": c.ends_at.isoformat(), "featured_skus": c.featured_skus,

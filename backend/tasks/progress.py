@@ -83,38 +83,47 @@ class _State:
     blobs: set[str]
 
 
-def _holds(actor: User):
-    """A column: does the actor hold this task (a claim row)?"""
-    return exists().where(TaskClaim.task_id == StoreTask.id, TaskClaim.user_id == actor.id)
+# Does the actor (bound parameter ``actor_id``) hold this task, i.e. have a claim row?
+HELD = exists().where(TaskClaim.task_id == StoreTask.id,
+                      TaskClaim.user_id == bindparam("actor_id")).label("held")
+
+_TASK_STATE = (select(StoreTask.id, StoreTask.status, StoreTask.store_id, Store.region_id, Store.code,
+                      TaskTemplate.checklist, HELD)
+               .join(Store, StoreTask.store_id == Store.id)
+               .join(TaskTemplate, StoreTask.template_id == TaskTemplate.id)
+               .where(StoreTask.id.in_(bindparam("ids", expanding=True))))
 
 
 def _load_tasks(session: Session, actor: User, task_ids: list[int]) -> dict[int, SimpleNamespace]:
-    rows = session.execute(
-        select(StoreTask.id, StoreTask.status, StoreTask.store_id, Store.region_id, Store.code,
-               TaskTemplate.checklist, _holds(actor).label("held"))
-        .join(Store, StoreTask.store_id == Store.id)
-        .join(TaskTemplate, StoreTask.template_id == TaskTemplate.id)
-        .where(StoreTask.id.in_(task_ids))).all()
+    rows = session.execute(_TASK_STATE, {"ids": task_ids, "actor_id": actor.id}).all()
     return {row.id: SimpleNamespace(
         id=row.id, status=row.status, held=bool(row.held),
         store=SimpleNamespace(id=row.store_id, region_id=row.region_id, code=row.code),
         checklist_ids={item["id"] for item in row.checklist or []}) for row in rows}
 
 
+_REGISTERS = TaskChecklistItem.__table__
+
+
+@db.built_once
+def _register_lock(dialect: str):
+    """An upsert that inserts the missing registers empty and leaves the others as they are
+    (but locked until the commit), returning them all."""
+    upsert = db.dialect_insert(dialect, _REGISTERS)
+    return upsert.on_conflict_do_update(index_elements=["task_id", "item_id"],
+                                        set_={"done": _REGISTERS.c.done}).returning(
+        _REGISTERS.c.task_id, _REGISTERS.c.item_id, _REGISTERS.c.done, _REGISTERS.c.by_username,
+        _REGISTERS.c.edited_at, _REGISTERS.c.client_time, _REGISTERS.c.client_id)
+
+
 def _lock_registers(session: Session, keys: list[tuple[int, str]]) -> dict[tuple[int, str], dict | None]:
-    """Lock the registers in key order and read them, in one statement: an upsert that inserts
-    the missing ones empty and leaves the others as they are (but locked until the commit)."""
+    """Lock the registers in key order and read them, in one statement."""
     if not keys:
         return {}
-    table = TaskChecklistItem.__table__
-    upsert = db.dialect_insert(session, table)
-    statement = upsert.on_conflict_do_update(index_elements=["task_id", "item_id"],
-                                             set_={"done": table.c.done}).returning(
-        table.c.task_id, table.c.item_id, table.c.done, table.c.by_username, table.c.edited_at,
-        table.c.client_time, table.c.client_id)
     registers: dict[tuple[int, str], dict | None] = {key: None for key in keys}
-    for row in session.execute(statement, [{"task_id": task_id, "item_id": item_id, "done": False}
-                                           for task_id, item_id in keys]):
+    for row in session.execute(_register_lock(session),
+                               [{"task_id": task_id, "item_id": item_id, "done": False}
+                                for task_id, item_id in keys]):
         if row.edited_at is not None:
             registers[(row.task_id, row.item_id)] = checklist_entry(
                 row.done, row.by_username, row.edited_at, row.client_time, row.client_id)
@@ -261,22 +270,34 @@ def apply(session: Session, actor: User, edits: list[Edit], batch: Batch, *, cli
     return outcomes, last_client_time
 
 
+def _param(name: str, column: str | None = None):
+    return bindparam(name, type_=_REGISTERS.c[column].type if column else None)
+
+
+_REGISTER_WRITE = (update(_REGISTERS)
+                   .where(_REGISTERS.c.task_id == _param("k_task"), _REGISTERS.c.item_id == _param("k_item"))
+                   .values(done=_param("v_done"), by_username=_param("v_by"),
+                           edited_at=_param("v_at", "edited_at"), client_time=_param("v_ct", "client_time"),
+                           client_id=_param("v_cid")))
+_NOTE_INSERT = TaskNote.__table__.insert()
+
+
+@db.built_once
+def _photo_insert(dialect: str):
+    return db.dialect_insert(dialect, TaskPhoto.__table__).on_conflict_do_nothing(
+        index_elements=["task_id", "sha256"])
+
+
 def _write(session: Session, registers: dict, notes: list[dict], photos: list[dict]) -> None:
     if registers:
-        table = TaskChecklistItem.__table__
-        session.execute(update(table).where(table.c.task_id == _param("k_task"),
-                                            table.c.item_id == _param("k_item"))
-                        .values(done=_param("v_done"), by_username=_param("v_by"),
-                                edited_at=_param("v_at"), client_time=_param("v_ct"),
-                                client_id=_param("v_cid")),
-                        [dict(k_task=task_id, k_item=item_id, v_done=row["done"], v_by=row["by_username"],
-                              v_at=row["edited_at"], v_ct=row["client_time"], v_cid=row["client_id"])
-                         for (task_id, item_id), row in sorted(registers.items())])
+        session.execute(_REGISTER_WRITE, [
+            dict(k_task=task_id, k_item=item_id, v_done=row["done"], v_by=row["by_username"],
+                 v_at=row["edited_at"], v_ct=row["client_time"], v_cid=row["client_id"])
+            for (task_id, item_id), row in sorted(registers.items())])
     if notes:
-        session.execute(TaskNote.__table__.insert(), notes)
+        session.execute(_NOTE_INSERT, notes)
     if photos:
-        session.execute(db.insert_skipping_conflicts(session, TaskPhoto.__table__, ["task_id", "sha256"]),
-                        photos)
+        session.execute(_photo_insert(session), photos)
 
 
 def forget_loaded(session: Session, task_ids) -> None:
@@ -288,10 +309,13 @@ def forget_loaded(session: Session, task_ids) -> None:
             session.expire(obj)
 
 
-def _param(name: str):
-    types = {"v_at": TaskChecklistItem.__table__.c.edited_at.type,
-             "v_ct": TaskChecklistItem.__table__.c.client_time.type}
-    return bindparam(name, type_=types.get(name))
+@db.built_once
+def _sales_add(dialect: str):
+    table = TaskSale.__table__
+    upsert = db.dialect_insert(dialect, table)
+    return upsert.on_conflict_do_update(
+        index_elements=["task_id", "sku"], set_={"quantity": table.c.quantity + upsert.excluded.quantity}
+    ).returning(table.c.task_id, table.c.sku, table.c.quantity)
 
 
 def _add_sales(session: Session, adds: list[tuple[int, int, str, int]], events: list[dict]) -> None:
@@ -302,13 +326,8 @@ def _add_sales(session: Session, adds: list[tuple[int, int, str, int]], events: 
     totals: dict[tuple[int, str], int] = {}
     for _, task_id, sku, quantity in adds:
         totals[(task_id, sku)] = totals.get((task_id, sku), 0) + quantity
-    table = TaskSale.__table__
-    upsert = db.dialect_insert(session, table)
-    statement = upsert.on_conflict_do_update(
-        index_elements=["task_id", "sku"],
-        set_={"quantity": table.c.quantity + upsert.excluded.quantity})
     after = {(task_id, sku): quantity for task_id, sku, quantity in session.execute(
-        statement.returning(table.c.task_id, table.c.sku, table.c.quantity),
+        _sales_add(session),
         [{"task_id": task_id, "sku": sku, "quantity": quantity}
          for (task_id, sku), quantity in sorted(totals.items())])}
     running = {key: after[key] - totals[key] for key in totals}
@@ -320,20 +339,20 @@ def _add_sales(session: Session, adds: list[tuple[int, int, str, int]], events: 
 
 
 def finish(session: Session, actor: User, batch: Batch, now: dt.datetime) -> None:
-    """Lock the touched tasks in id order, re-check what the batch relied on (a concurrent
-    submit, cancel or unclaim), bump each version once and append the events."""
+    """Append the events; lock the touched tasks in id order and bump each version once, and
+    re-check what the batch relied on (a concurrent submit, cancel or unclaim): StaleProgress
+    if it no longer holds (the caller rolls back)."""
     history.record_events(session, batch.events)
     task_ids = sorted(batch.touched)
     if task_ids:
-        locked = {row.id: row for row in history.lock_for_commit(
-            session, task_ids, _holds(actor).label("held"))}
+        locked = {row.id: row for row in history.lock_and_touch(
+            session, task_ids, now, HELD, params={"actor_id": actor.id})}
         for task_id in task_ids:
             if task_id not in locked:
                 raise StaleProgress(f"task {task_id} is gone")
             if batch.touched[task_id] and (locked[task_id].status not in rules.PROGRESS_OPEN
                                            or not locked[task_id].held):
                 raise StaleProgress(f"task {task_id} changed under the batch")
-    history.touch_many(session, task_ids, now)
     forget_loaded(session, task_ids)
     batch.touched.clear()
     batch.events.clear()
