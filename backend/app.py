@@ -155,6 +155,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(clerk_app_bp)
 
     register_error_handlers(app)
+    from backend.console.web import install_routing_errors
+    install_routing_errors(app)  # console addresses that match no route answer in HTML
     _limit_body_size(app)
     security_headers.install(app)
     _register_health(app)

@@ -835,3 +835,73 @@ def test_a_supervisor_approves_a_clerks_script_from_the_queue(make, client, worl
     assert approved.status_code == 302
     ranked = client.get("/api/v1/scripts?sku=LIP-01&locale=zh-CN", headers=world.h["clerk1"]).json
     assert [script["id"] for script in ranked] == [world.script_id]
+
+
+# ---- hostile addresses (issue 14 item 4) ---------------------------------------------------
+
+# Pages reading `?page=` and `?campaign=`; every other page ignores them.
+PAGED = ("/console/campaigns", "/console/reviews", "/console/stores/S001/tasks", "/console/stores",
+         "/console/users", "/console/products")
+CAMPAIGN_FILTERED = ("/console/dashboard", "/console/dashboard.csv", "/console/reviews",
+                     "/console/stores/S001/tasks")
+BAD_PAGES = ("99999999999999999999", "9223372036854775808", "1000001", "-5", "0", "abc", "1e3",
+             "٣", "1" * 5000)
+BAD_CAMPAIGNS = {"99999999999999999999": 404, "9223372036854775808": 404, "-5": 404, "0": 404,
+                 "abc": 400, "1e3": 400, "٣": 400, "1" * 5000: 400}
+
+
+def _with(url: str, name: str, value: str) -> str:
+    return f"{url}{'&' if '?' in url else '?'}{name}={value}"
+
+
+def assert_console_error(response, status: int, *, english: bool = False):
+    """An HTML console page with the status, in the page's language; never JSON, never a 500."""
+    assert response.status_code == status, (response.request.url[:120], response.status_code)
+    assert response.mimetype == "text/html", response.request.url[:120]
+    text = response.get_data(as_text=True)
+    assert text.lstrip().startswith("<!doctype html>")
+    assert ("Back to the console" in text) if english else ("返回管理台" in text)
+
+
+def test_console_integer_parameters_are_bounded_in_html(make, client, world):
+    sign_in(client, "admin")
+    before = row_counts(make)
+    for url in PAGED:
+        for value in BAD_PAGES:
+            assert_console_error(client.get(_with(url, "page", value)), 400)
+        assert client.get(_with(url, "page", "1000000")).status_code == 200
+    for url in CAMPAIGN_FILTERED:
+        for value, status in BAD_CAMPAIGNS.items():
+            assert_console_error(client.get(_with(url, "campaign", value)), status)
+        assert client.get(_with(url, "campaign", str(world.campaign.id))).status_code == 200
+    # every other GET page ignores them, and none answers 5xx or JSON whatever it is sent
+    for method, path, _roles in PAGES:
+        if method != "GET":
+            continue
+        url = concrete(path, world)
+        for query in ("page=99999999999999999999&campaign=-5&region=%00&store=-1",
+                      "campaign=99999999999999999999&status=%00&group_by=-5&q=-5"):
+            response = client.get(f"{url}{'&' if '?' in url else '?'}{query}")
+            assert response.status_code < 500, (path, query)
+            assert response.mimetype != "application/json", (path, query)
+    assert row_counts(make) == before
+
+
+def test_console_path_ids_beyond_64_bits_are_html_404s_in_the_pages_language(make, client, world):
+    token = sign_in(client, "admin")
+    huge = "99999999999999999999"
+    for method, path, _roles in PAGES:
+        if "{" not in path or any(key in path for key in ("{store}", "{user}", "{sku}", "{sha}")):
+            continue
+        url = re.sub(r"\{(campaign|draft|task|template|script)\}", huge, path)
+        url = concrete(url, world)
+        response = client.open(url, method=method, data={"csrf_token": token})
+        assert_console_error(response, 404)
+    client.get("/console/lang/en")
+    assert_console_error(client.get(f"/console/tasks/{huge}"), 404, english=True)
+    assert_console_error(client.get("/console/reviews?page=-5"), 400, english=True)
+    assert "The address carries a value this page cannot use." in client.get(
+        "/console/reviews?page=-5").get_data(as_text=True)
+    assert_console_error(client.get("/console/no-such-page"), 404, english=True)
+    # outside the console an unknown address stays a JSON error
+    assert client.get(f"/api/v1/tasks/{huge}").json["error"] == "not_found"
