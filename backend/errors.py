@@ -88,16 +88,20 @@ class TooManyRequests(DomainError):
 
 def error_body(status_code: int, error: str, message: str, errors: dict | None = None,
                **details) -> dict:
-    """The one error shape: code, status, error, message, errors (+ entity details)."""
+    """The one error shape: code, status, error, message, errors and details, always present.
+
+    An error's details (held_by, current_version, …) are also repeated at the top level, where
+    clients read them; the envelope's own names are never overwritten.
+    """
     body = {
         "code": status_code,
         "status": HTTP_STATUS_CODES.get(status_code, "Error"),
         "error": error,
         "message": message,
+        "errors": errors or {},
+        "details": details,
     }
-    if errors:
-        body["errors"] = errors
-    body.update(details)
+    body.update({key: value for key, value in details.items() if key not in body})
     return body
 
 

@@ -205,4 +205,4 @@ def test_close_campaign(make, client):
     assert closed.status_code == 200 and closed.json["status"] == "closed"
     draft = make.campaign(w.admin, "DRAFT2", publish=False)
     refused = client.post(f"/api/v1/campaigns/{draft.id}/close", headers=w.h["admin"])
-    assert refused.status_code == 409 and refused.json["status"] == "draft"
+    assert refused.status_code == 409 and refused.json["current_status"] == "draft"

@@ -106,7 +106,7 @@ def test_capacity_and_unclaimable_states(make, client):
     client.post(f"/api/v1/tasks/{cancelled}/cancel", json={}, headers=w.h["admin"])
     refused = claim(client, w.h["clerk3"], qr_token(client, w, cancelled))
     assert refused.status_code == 409 and refused.json["error"] == "task_not_claimable"
-    assert refused.json["status"] == "cancelled"
+    assert refused.json["current_status"] == "cancelled"
     client.post(f"/api/v1/campaigns/{w.campaign.id}/close", headers=w.h["admin"])
     price = make.task_id(w.campaign.id, w.s1, "Price check")
     closed = claim(client, w.h["clerk1b"], qr_token(client, w, price))

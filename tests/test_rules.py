@@ -24,7 +24,7 @@ def test_allowed_transitions(action, status, expected):
 def test_refused_transitions_name_the_state(action, status):
     with pytest.raises(rules.InvalidTransition) as caught:
         rules.next_status(action, status)
-    assert caught.value.details["status"] == status
+    assert caught.value.details["current_status"] == status
     assert caught.value.status_code == 409
 
 

@@ -156,7 +156,7 @@ def test_unclaim_reopens_and_is_refused_after_submit(make, client):
                 json={"observed_prices": {"LIP-01": 159.0}, "quantity": 2})
     refused = client.post(f"/api/v1/tasks/{task_id}/unclaim", json={}, headers=w.h["clerk1"])
     assert refused.status_code == 409 and refused.json["error"] == "invalid_transition"
-    assert refused.json["status"] == "submitted"
+    assert refused.json["current_status"] == "submitted"
 
 
 def test_invalid_transitions_are_409_and_write_nothing(make, client):
@@ -167,7 +167,7 @@ def test_invalid_transitions_are_409_and_write_nothing(make, client):
     assert not_mine.status_code == 403 and not_mine.json["error"] == "not_claimant"
     review_open = client.post(f"/api/v1/tasks/{task_id}/review", headers=w.h["admin"],
                               json={"decision": "approve"})
-    assert review_open.status_code == 409 and review_open.json["status"] == "open"
+    assert review_open.status_code == 409 and review_open.json["current_status"] == "open"
     assign(client, w, task_id)
     events += 1
     reject_no_comment = client.post(f"/api/v1/tasks/{task_id}/review", headers=w.h["admin"],
@@ -176,7 +176,7 @@ def test_invalid_transitions_are_409_and_write_nothing(make, client):
     client.post(f"/api/v1/tasks/{task_id}/cancel", json={}, headers=w.h["admin"])
     events += 1
     twice = client.post(f"/api/v1/tasks/{task_id}/cancel", json={}, headers=w.h["admin"])
-    assert twice.status_code == 409 and twice.json["status"] == "cancelled"
+    assert twice.status_code == 409 and twice.json["current_status"] == "cancelled"
     start_cancelled = client.post(f"/api/v1/tasks/{task_id}/start", headers=w.h["clerk1"])
     assert start_cancelled.status_code == 409
     assert make.count(Event) == events
