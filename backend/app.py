@@ -150,6 +150,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     from backend.console.routes import root_bp as console_root_bp
     from qr.console import bp as console_qr_bp
     from recommend.console import bp as console_recommend_bp
+    from rules.console import bp as console_rules_bp
+    from integrations.console import bp as console_webhooks_bp
 
     init_i18n(app)
     app.register_blueprint(console_bp)
@@ -157,6 +159,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(console_admin_bp)
     app.register_blueprint(console_qr_bp)
     app.register_blueprint(console_recommend_bp)
+    app.register_blueprint(console_rules_bp)
+    app.register_blueprint(console_webhooks_bp)
     # The clerk app (a PWA): static files built from clients/app.
     from backend.clerk_app.routes import bp as clerk_app_bp
     app.register_blueprint(clerk_app_bp)

@@ -21,7 +21,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from backend.db import utcnow
-from integrations import addresses, signing
+from integrations import addresses, pinning, signing
 from integrations.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from notifications.dispatch import backoff_seconds
 
@@ -40,6 +40,9 @@ class WebhookSettings:
     backoff_cap_seconds: float = 3600.0
     concurrency: int = 8
     rng: random.Random = field(default_factory=random.Random)
+    # How host names are resolved (once per delivery) and TLS verified; replaceable in tests.
+    resolver: addresses.Resolver = addresses.resolve
+    verify: bool | str = True
 
 
 @dataclass(frozen=True)
@@ -76,11 +79,13 @@ def post(url: str, body: bytes, secret: str, *, event_id: str, settings: Webhook
     """One signed POST; never raises (network trouble is an answer without status)."""
     started = time.monotonic()
     try:
-        addresses.check_url(url, allow_private=settings.allow_private)
-        response = requests.post(url, data=body, timeout=settings.timeout_seconds, allow_redirects=False,
-                                 headers={"Content-Type": "application/json", "User-Agent": USER_AGENT,
-                                          "Zhida-Event-Id": event_id,
-                                          signing.HEADER: signing.sign(secret, int(clock()), body)})
+        # Resolved once, checked, and connected to exactly that address (no DNS rebinding).
+        target = addresses.pinned_target(url, allow_private=settings.allow_private, resolver=settings.resolver)
+        response = pinning.pinned_post(url, target, data=body, timeout=settings.timeout_seconds,
+                                       verify=settings.verify,
+                                       headers={"Content-Type": "application/json", "User-Agent": USER_AGENT,
+                                                "Zhida-Event-Id": event_id,
+                                                signing.HEADER: signing.sign(secret, int(clock()), body)})
         response.close()
         status, error, retry_after = response.status_code, None, _retry_after(response)
         if not 200 <= status < 300:

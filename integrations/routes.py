@@ -8,7 +8,8 @@ from backend import db
 from backend.auth.policy import HQ, allow, current_user
 from integrations import service
 from integrations.schemas import (DeliveryPageSchema, DeliveryQuerySchema, DeliverySchema,
-                                  EndpointCreatedSchema, EndpointInSchema, EndpointSchema)
+                                  EndpointCreatedSchema, EndpointInSchema, EndpointSchema,
+                                  EndpointUpdateSchema)
 
 blp = Blueprint("webhooks", __name__, url_prefix="/api/v1", description="Webhooks")
 
@@ -32,6 +33,13 @@ class WebhookViews(MethodView):
 
 @blp.route("/webhooks/<int:endpoint_id>")
 class WebhookByIdViews(MethodView):
+    @allow(HQ)
+    @blp.arguments(EndpointUpdateSchema)
+    @blp.response(200, EndpointSchema)
+    def patch(self, body, endpoint_id):
+        """Disable an endpoint, or enable it again"""
+        return service.set_endpoint_active(session=db.session(), endpoint_id=endpoint_id, **body)
+
     @allow(HQ)
     @blp.response(204)
     def delete(self, endpoint_id):

@@ -14,6 +14,11 @@ class EndpointInSchema(StrictSchema):
     description = Text(load_default="", validate=validate.Length(max=500))
 
 
+class EndpointUpdateSchema(StrictSchema):
+    active = ma.fields.Boolean(required=True, metadata={"description": "false disables the endpoint, true "
+                                                                       "enables it again"})
+
+
 class EndpointSchema(ma.Schema):
     id = ma.fields.Integer()
     url = ma.fields.String()

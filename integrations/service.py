@@ -48,6 +48,23 @@ def _endpoint(session: Session, endpoint_id: int) -> WebhookEndpoint:
     return endpoint
 
 
+def get_endpoint(*, session: Session, endpoint_id: int) -> dict:
+    """One endpoint as listed (no secret)."""
+    return endpoint_view(_endpoint(session, endpoint_id))
+
+
+def set_endpoint_active(*, session: Session, endpoint_id: int, active: bool) -> dict:
+    """Disable an endpoint (its pending deliveries wait, the worker sends it nothing) or enable
+    it again (after a 410 or a manual disable)."""
+    endpoint = _endpoint(session, endpoint_id)
+    if active and not endpoint.active:
+        endpoint.active, endpoint.disabled_at, endpoint.disabled_reason = True, None, None
+    elif not active and endpoint.active:
+        endpoint.active, endpoint.disabled_at, endpoint.disabled_reason = False, utcnow(), "disabled by HQ"
+    session.commit()
+    return endpoint_view(endpoint)
+
+
 def delete_endpoint(*, session: Session, endpoint_id: int) -> None:
     """Remove an endpoint with its deliveries and their log."""
     endpoint = _endpoint(session, endpoint_id)

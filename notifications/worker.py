@@ -90,7 +90,7 @@ class Worker:
 
     def run_schedule(self, now: dt.datetime | None = None) -> None:
         """Queue the reminders, escalations and summaries due at ``now``, create the recurring
-        tasks' upcoming occurrences, fire the overdue rules, and queue task.overdue webhooks."""
+        tasks' upcoming occurrences, fire the overdue and store-metric rules, and queue task.overdue webhooks."""
         now = now or utcnow()
         lookback = dt.timedelta(hours=self.config["NOTIFY_LOOKBACK_HOURS"])
         with self.sessions() as session:
@@ -102,6 +102,8 @@ class Worker:
                 session, now=now, lead=dt.timedelta(hours=self.config["RECURRENCE_LEAD_HOURS"]))
         with self.sessions() as session:
             rules_engine.fire_overdue(session, now=now, lookback=lookback)
+        with self.sessions() as session:
+            rules_engine.fire_store_metrics(session, now=now)
         with self.sessions() as session:
             webhook_outbox.queue_overdue(session, now=now, lookback=lookback)
             session.commit()

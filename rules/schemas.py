@@ -41,10 +41,14 @@ class DryRunQuerySchema(StrictSchema):
 
 
 class WouldFireSchema(ma.Schema):
-    task_id = ma.fields.Integer()
+    task_id = ma.fields.Integer(allow_none=True, metadata={"description": "null for a store-metric firing"})
     store_code = ma.fields.String()
+    campaign_id = ma.fields.Integer()
+    subject = ma.fields.String(metadata={"description": "task:<id>, or campaign:<id>:store:<id>"})
+    period = ma.fields.String(metadata={"description": "a firing happens once per (rule, subject, period)"})
     arm = ma.fields.String()
     action = ma.fields.String()
+    value = ma.fields.String(allow_none=True, metadata={"description": "the store metric, for store triggers"})
 
 
 class DryRunSchema(ma.Schema):

@@ -84,6 +84,7 @@ EXPECTED = {
     ("get", "/api/v1/webhooks"): HQ,
     ("post", "/api/v1/webhooks"): HQ,
     ("delete", "/api/v1/webhooks/{endpoint_id}"): HQ,
+    ("patch", "/api/v1/webhooks/{endpoint_id}"): HQ,
     ("get", "/api/v1/webhooks/{endpoint_id}/deliveries"): HQ,
     ("post", "/api/v1/webhooks/{endpoint_id}/deliveries/{delivery_id}/redeliver"): HQ,
     ("get", "/api/v1/rules"): MANAGERS,

@@ -25,6 +25,7 @@ from sqlalchemy import select
 
 from tests.factories import PASSWORD
 from tests.live_server import live_server  # noqa: F401  (the fixture)
+from tests.test_console_browser import sign_in as console_sign_in
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -266,6 +267,20 @@ def test_offline_work_survives_a_reload_and_reaches_the_server(make, live_server
     page.wait_for_selector("[data-testid=photo] >> nth=0")
     shots(page, "05-synced")
     context.close()
+
+    # ... and the store's supervisor finds the submission in the console's review queue
+    console = chromium.new_context(locale="en-US", viewport={"width": 1280, "height": 900})
+    page = console.new_page()
+    console_sign_in(page, base, "sup_east")
+    page.click("nav a[href$='/console/reviews']")
+    row = page.locator(f"tr[data-task='{task_id}']")
+    assert "Display" in row.inner_text()
+    row.locator("a[role=button]").click()
+    page.wait_for_load_state("networkidle")
+    assert "货架已摆好" in page.locator("main").inner_text()
+    assert page.locator(".photos img").count() == 1
+    shots(page, "06-supervisor-review")
+    console.close()
 
 
 def test_two_phones_claim_one_task_offline_and_the_loser_is_told_who_won(make, live_server, chromium, shots):  # noqa: F811

@@ -16,10 +16,13 @@ from backend.campaigns.models import Campaign
 from backend.config import load_config
 from backend.console.i18n import CATALOGS
 from backend.catalog.models import Product
-from backend.db import Base
+from backend.db import Base, utcnow
 from backend.org.models import Region, Store, User
 from backend.sales.models import SalesLine
 from backend.tasks.models import StoreTask
+from integrations import outbox as webhook_outbox
+from integrations.models import WebhookDelivery, WebhookEndpoint
+from rules.models import Rule
 from seed.demo import tiny_png
 from tests.factories import PASSWORD
 
@@ -77,6 +80,16 @@ PAGES = [
     ("GET", "/console/scripts", MANAGERS),
     ("POST", "/console/scripts/{script}/moderate", MANAGERS),
     ("GET", "/console/campaigns/{campaign}/impact", MANAGERS),
+    ("GET", "/console/rules", MANAGERS),
+    ("POST", "/console/rules", MANAGERS),
+    ("GET", "/console/rules/{rule}", MANAGERS),
+    ("POST", "/console/rules/{rule}/dry-run", MANAGERS),
+    ("POST", "/console/rules/{rule}/active", MANAGERS),
+    ("GET", "/console/webhooks", HQ),
+    ("POST", "/console/webhooks", HQ),
+    ("GET", "/console/webhooks/{endpoint}", HQ),
+    ("POST", "/console/webhooks/{endpoint}/active", HQ),
+    ("POST", "/console/webhooks/{endpoint}/deliveries/{delivery}/redeliver", HQ),
 ]
 PUBLIC_ENDPOINTS = {"console.static", "console.asset", "console.switch_language", "console.login",
                     "console.logout", "console_root.site_root"}
@@ -129,7 +142,24 @@ def world(make, client):
         "sku": "LIP-01", "locale": "zh-CN", "text": "这支口红显白，搭配 LIP-02 更持久。"})
     assert contributed.status_code == 201 and contributed.json["status"] == "pending"
     w.script_id = contributed.json["id"]
+    w.rule_id, w.endpoint_id, w.delivery_id = rule_and_webhook(make, client, w)
     return w
+
+
+def rule_and_webhook(make, client, w) -> tuple[int, int, int]:
+    """sup_east's rule for EAST (HQ sees it too), and an endpoint with one delivery."""
+    rule = client.post("/api/v1/rules", headers=w.h["sup_east"], json={
+        "name": "overdue EAST", "trigger": {"type": "task.overdue", "after_hours": 2},
+        "condition": {"regions": ["EAST"]}, "action": {"type": "notify", "to": "supervisor"}})
+    assert rule.status_code == 201, rule.json
+    endpoint = WebhookEndpoint(url="https://erp.example.com/hooks", events=["task.approved"], description="ERP",
+                               secret="whsec_test", active=True, created_by_id=w.admin.id)
+    make.session.add(endpoint)
+    make.session.flush()
+    webhook_outbox.publish(make.session, "task.approved", {"task_id": w.task_id}, now=utcnow())
+    make.session.commit()
+    delivery_id = make.scalar(select(WebhookDelivery.id).where(WebhookDelivery.endpoint_id == endpoint.id))
+    return rule.json["id"], endpoint.id, delivery_id
 
 
 def concrete(path: str, w) -> str:
@@ -137,7 +167,8 @@ def concrete(path: str, w) -> str:
             .replace("{task}", str(w.task_id)).replace("{sha}", w.sha)
             .replace("{template}", str(w.campaign.templates[0].id)).replace("{store}", "S001")
             .replace("{user}", "clerk1").replace("{sku}", "LIP-01").replace("{action}", "pin")
-            .replace("{script}", str(w.script_id)))
+            .replace("{script}", str(w.script_id)).replace("{rule}", str(w.rule_id))
+            .replace("{endpoint}", str(w.endpoint_id)).replace("{delivery}", str(w.delivery_id)))
 
 
 def task_versions(make) -> list:
@@ -251,6 +282,7 @@ def test_form_posts_without_a_valid_csrf_token_are_refused(make, client, world, 
     open_task = make.task_id(world.campaign.id, world.s1, "Price check")
     before = row_counts(make)
     versions = task_versions(make)
+    delivery_due = make.scalar(select(WebhookDelivery.next_attempt_at).where(WebhookDelivery.id == world.delivery_id))
     extra = {"csrf_token": token} if token else {}
     posts = [("/console/campaigns/new", {"code": "NOCSRF", "title": "x",
                                          "starts_at": "2030-01-01T09:00",
@@ -279,6 +311,13 @@ def test_form_posts_without_a_valid_csrf_token_are_refused(make, client, world, 
                                                      b"2026-11-11T10:00:00+08:00\n"), "s.csv")}),
              ("/console/products/LIP-01/pairings/pin", {"other": "LIP-02"}),
              (f"/console/scripts/{world.script_id}/moderate", {"decision": "approve"}),
+             ("/console/rules", {"name": "nocsrf", "trigger_type": "task.overdue", "after_hours": "1",
+                                 "action_type": "webhook", "variant_share": "100"}),
+             (f"/console/rules/{world.rule_id}/dry-run", {}),
+             (f"/console/rules/{world.rule_id}/active", {"active": "0"}),
+             ("/console/webhooks", {"url": "https://erp.example.com/x", "events": "task.claimed"}),
+             (f"/console/webhooks/{world.endpoint_id}/active", {"active": "0"}),
+             (f"/console/webhooks/{world.endpoint_id}/deliveries/{world.delivery_id}/redeliver", {}),
              ("/console/logout", {})]
     for url, data in posts:
         response = client.post(url, data={**data, **extra})
@@ -288,6 +327,10 @@ def test_form_posts_without_a_valid_csrf_token_are_refused(make, client, world, 
     assert make.scalar(select(Store.name).where(Store.code == "S001")) == "Store S001"
     assert make.scalar(select(User.display_name).where(User.username == "clerk1")) == "Clerk1"
     assert task_status(make, world.task_id) == "submitted"
+    assert make.scalar(select(Rule.active).where(Rule.id == world.rule_id)) is True
+    assert make.scalar(select(WebhookEndpoint.active).where(WebhookEndpoint.id == world.endpoint_id)) is True
+    assert make.scalar(select(WebhookDelivery.next_attempt_at).where(WebhookDelivery.id == world.delivery_id)) \
+        == delivery_due
     assert client.get("/console/campaigns").status_code == 200  # still signed in
 
 

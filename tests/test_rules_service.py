@@ -61,7 +61,9 @@ def test_overdue_rule_fires_once_from_the_schedule_with_its_dry_run(make, client
     dry = client.post(f"/api/v1/rules/{rule['id']}/dry-run", headers=w.h["admin"])
     assert dry.status_code == 200, dry.json
     dry = dry.json
-    assert dry["would_fire"] == [{"task_id": task_id, "store_code": "S001", "arm": "treatment", "action": "notify"}]
+    assert dry["would_fire"] == [{"task_id": task_id, "store_code": "S001", "campaign_id": w.campaign.id,
+                                  "subject": f"task:{task_id}", "period": "overdue", "arm": "treatment",
+                                  "action": "notify", "value": None}]
     assert make.count(RuleFiring) == 0  # a dry run writes nothing
     worker = Worker(app)
     worker.run_schedule()

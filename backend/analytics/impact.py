@@ -112,20 +112,25 @@ def _day_index(session: Session, sold_at, origin: dt.datetime):
     return cast(func.julianday(sold_at) - func.julianday(stamp), Integer)
 
 
+def has_top_pairing():
+    """EXISTS: the receipt of the SalesLine row in the query also holds one of that line's
+    product's top pairings (SPEC §8: an attached sale). Receipts are numbered per store: a
+    transaction is (store, transaction id)."""
+    partner = aliased(SalesLine)
+    return (select(partner.id)
+            .join(ProductPairing, (ProductPairing.paired_product_id == partner.product_id)
+                  & (ProductPairing.product_id == SalesLine.product_id)
+                  & (ProductPairing.rank <= ATTACH_PAIRINGS))
+            .where(partner.transaction_id == SalesLine.transaction_id,
+                   partner.store_id == SalesLine.store_id)
+            .exists())
+
+
 def _featured_counts(session: Session, actor: User, featured: list[int], windows: _Windows):
     """Per store, window and day: featured transactions, those with a pairing, featured units."""
     in_range = and_(SalesLine.product_id.in_(featured), SalesLine.sold_at >= windows.before_start,
                     SalesLine.sold_at < windows.end, policy.store_scope(actor, SalesLine.store_id))
-    partner = aliased(SalesLine)
-    # A featured line is attached when its transaction also holds one of the SKU's top pairings.
-    # Receipts are numbered per store: a transaction is (store, transaction id).
-    has_partner = (select(partner.id)
-                   .join(ProductPairing, (ProductPairing.paired_product_id == partner.product_id)
-                         & (ProductPairing.product_id == SalesLine.product_id)
-                         & (ProductPairing.rank <= ATTACH_PAIRINGS))
-                   .where(partner.transaction_id == SalesLine.transaction_id,
-                          partner.store_id == SalesLine.store_id)
-                   .exists())
+    has_partner = has_top_pairing()
     transactions = (select(SalesLine.store_id, SalesLine.transaction_id,
                            func.min(SalesLine.sold_at).label("sold_at"),
                            func.sum(SalesLine.quantity).label("units"),
