@@ -103,6 +103,23 @@ def app(database_url):
     app.extensions["zhida.engine"].dispose()
 
 
+@pytest.fixture(scope="module")
+def plain_app(tmp_path_factory):
+    """An app for what needs no data (the route table, the spec, static files, page shells):
+    built once per module, on an empty SQLite file, so such tests run once, not per database."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('plain') / 'empty.sqlite3'}"
+    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "test-secret-key-that-is-long-enough-32b",
+                      "TESTING": True})
+    app.test_client_class = openapi_contract.RecordingClient
+    yield app
+    app.extensions["zhida.engine"].dispose()
+
+
+@pytest.fixture
+def plain_client(plain_app):
+    return plain_app.test_client()
+
+
 @pytest.fixture
 def client(app):
     return app.test_client()

@@ -10,15 +10,14 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-from pathlib import Path
 
 import pytest
 
 from backend import db
 from seed.demo import seed_demo
 from tests.live_server import live_server  # noqa: F401
+from tests.paths import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 SECTION = "## A walk through the API with curl"
 DEMO_ADDRESS = "http://127.0.0.1:5000"
 SECRET = "test-secret-key-that-is-long-enough-32b"
