@@ -69,7 +69,7 @@ def _limit_body_size(app: Flask) -> None:
         if endpoint.endswith("BlobViews"):
             # One byte over the cap still reaches the service, which answers 413 itself.
             request.max_content_length = app.config["MAX_BLOB_BYTES"] + 1
-        elif endpoint.endswith("ImportViews"):
+        elif endpoint.endswith(("ImportViews", "_import", ".sales_upload")):  # API and console
             request.max_content_length = app.config["MAX_IMPORT_BYTES"]
         else:
             request.max_content_length = app.config["MAX_JSON_BYTES"]
@@ -149,6 +149,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from backend.console.master_data import bp as console_admin_bp
     from backend.console.routes import root_bp as console_root_bp
     from qr.console import bp as console_qr_bp
+    from notifications.console import bp as console_notify_bp
     from recommend.console import bp as console_recommend_bp
     from rules.console import bp as console_rules_bp
     from integrations.console import bp as console_webhooks_bp
@@ -159,6 +160,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(console_admin_bp)
     app.register_blueprint(console_qr_bp)
     app.register_blueprint(console_recommend_bp)
+    app.register_blueprint(console_notify_bp)
     app.register_blueprint(console_rules_bp)
     app.register_blueprint(console_webhooks_bp)
     # The clerk app (a PWA): static files built from clients/app.

@@ -59,6 +59,8 @@ def load_config(overrides: dict | None = None) -> dict:
         "NOTIFY_BACKOFF_SECONDS": float(env.get("NOTIFY_BACKOFF_SECONDS", "5")),
         "NOTIFY_POLL_SECONDS": float(env.get("NOTIFY_POLL_SECONDS", "2")),
         "NOTIFY_SCHEDULE_SECONDS": float(env.get("NOTIFY_SCHEDULE_SECONDS", "60")),
+        # How often the worker looks for POS files queued in the console (backend/sales/jobs.py).
+        "SALES_IMPORT_POLL_SECONDS": float(env.get("SALES_IMPORT_POLL_SECONDS", "2")),
         "DEFAULT_TIMEZONE": env.get("DEFAULT_TIMEZONE", "Asia/Shanghai"),
         # Webhooks (SPEC §13): only https URLs of public addresses unless WEBHOOK_ALLOW_PRIVATE=1
         # (development and tests); retried with backoff and jitter for WEBHOOK_RETRY_HOURS.

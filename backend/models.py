@@ -11,3 +11,5 @@ from backend.tasks.models import (Blob, StoreTask, TaskChecklistItem, TaskClaim,
                                    TaskPhoto, TaskSale)
 from backend.changefeed import Change, ChangeCounter  # noqa: F401
 from backend.sales.models import SalesLine  # noqa: F401
+from backend.analytics.models import (ClaimDelayHistogram, ClerkRollup, DayRollup,  # noqa: F401
+                                      StoreRollup)

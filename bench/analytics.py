@@ -2,6 +2,7 @@
 
     python -m bench.analytics [--backend sqlite|postgresql|both] [--stores 10000] [--campaigns 100]
                               [--runs 20] [--actor admin|sup_east] [--only NAME] [--ssd-planner]
+                              [--before-runs 5] [--repeat 1]
                               [--url DATABASE_URL (time an already seeded database)]
 
 Seeds 10,000 stores × 100 campaigns (seed.execution: ten months of claims, submissions, reviews,
@@ -9,13 +10,18 @@ late and off-price submissions, still-open overdue tasks), then times the real s
 behind `GET /analytics/execution` (group_by region|store|clerk|day, all campaigns and one
 campaign), `/analytics/leaderboard` and `/analytics/overdue`, each call in a fresh session like a
 request. The floor of each grouping is one hand-written GROUP BY of the same counts (no median, no
-scope check, no attach rate).
+scope check, no attach rate). "before" times the same call with ``live=True``: every figure
+aggregated from the tasks, as before the rollups (issue 17); "p50/p95" is the service as it
+answers now (the unfiltered groupings from the rollups). Each line carries the 1-minute load
+average (the higher of before/after the case) next to its figures. --repeat times every case
+several rounds on one seeded database (seeding takes minutes); --before-runs 0 skips "before".
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import os
 import time
 
 from sqlalchemy import func, select, text
@@ -71,20 +77,21 @@ def _refresh_statistics(engine) -> None:
 
 
 def _cases(campaign_id: int):
-    """(name, group_by or None, campaign, service call taking (session, actor))."""
+    """(name, group_by or None, campaign, service call taking (session, actor, live)); ``live``
+    is the service before the rollups (every figure aggregated from the tasks)."""
     for group_by in analytics.GROUPS:
         for campaign in (None, campaign_id):
             yield (f"execution group_by={group_by}", group_by, campaign,
-                   lambda session, actor, g=group_by, c=campaign: analytics.execution_rates(
-                       session=session, actor=actor, group_by=g, campaign=c))
+                   lambda session, actor, live, g=group_by, c=campaign: analytics.execution_rates(
+                       session=session, actor=actor, group_by=g, campaign=c, live=live))
     for level in ("store", "clerk"):
         for campaign in (None, campaign_id):
             yield (f"leaderboard level={level}", None, campaign,
-                   lambda session, actor, g=level, c=campaign: analytics.leaderboard(
-                       session=session, actor=actor, level=g, campaign=c))
+                   lambda session, actor, live, g=level, c=campaign: analytics.leaderboard(
+                       session=session, actor=actor, level=g, campaign=c, live=live))
     for campaign in (None, campaign_id):
         yield ("overdue list", None, campaign,
-               lambda session, actor, c=campaign: analytics.overdue_tasks(
+               lambda session, actor, live, c=campaign: analytics.overdue_tasks(
                    session=session, actor=actor, campaign=c))
 
 
@@ -113,7 +120,8 @@ def seed(backend: str, fresh, stores: int, campaigns: int, ssd_planner: bool = F
     return url
 
 
-def measure(url: str, runs: int, actor_name: str, only: str | None = None) -> None:
+def measure(url: str, runs: int, actor_name: str, only: str | None = None,
+            before_runs: int = 5, repeat: int = 1) -> None:
     """Time every case against a seeded database."""
     engine = build_engine(url, pool_size=2)
     backend = engine.dialect.name
@@ -125,20 +133,27 @@ def measure(url: str, runs: int, actor_name: str, only: str | None = None) -> No
         campaign_id = session.scalar(select(Campaign.id).order_by(Campaign.id.desc()).offset(2))
         planner = ({"random_page_cost": session.scalar(text("SHOW random_page_cost"))}
                    if backend == "postgresql" else {})
-    for name, group_by, campaign, service_call in _cases(campaign_id):
+    for round_, (name, group_by, campaign, service_call) in (
+            (round_, case) for round_ in range(1, repeat + 1) for case in _cases(campaign_id)):
         if only and only not in name:
             continue
         rows: list = []
 
-        def call():
+        def call(live=False):
             with Session() as session:
-                rows[:] = service_call(session, session.get(User, actor_id))
+                rows[:] = service_call(session, session.get(User, actor_id), live)
 
+        load_before = os.getloadavg()[0]
         service_ms = _time_calls(call, runs)
         result = dict(bench="analytics", backend=backend, query=name, actor=actor_name,
                       campaign_filter=campaign is not None, tasks=tasks,
                       rows=len(rows), runs=runs, p50_ms=round(percentile(service_ms, 0.5), 1),
-                      p95_ms=round(percentile(service_ms, 0.95), 1), **planner)
+                      p95_ms=round(percentile(service_ms, 0.95), 1), target_p95_ms=150, **planner)
+        result.update(round=round_)
+        if before_runs and name != "overdue list":
+            before_ms = _time_calls(lambda: call(live=True), before_runs)
+            result.update(before_p50_ms=round(percentile(before_ms, 0.5), 1),
+                          before_p95_ms=round(percentile(before_ms, 0.95), 1))
         if group_by:
             statement = text(floor_sql(group_by, campaign))
             params = {"now": utcnow(), "campaign": campaign}
@@ -150,6 +165,7 @@ def measure(url: str, runs: int, actor_name: str, only: str | None = None) -> No
             floor_ms = _time_calls(floor, runs)
             result.update(floor_p50_ms=round(percentile(floor_ms, 0.5), 1),
                           floor_p95_ms=round(percentile(floor_ms, 0.95), 1))
+        result.update(load_avg_1m=round(max(load_before, os.getloadavg()[0]), 2))
         emit(**result)
     engine.dispose()
 
@@ -163,17 +179,21 @@ def main() -> None:
     parser.add_argument("--actor", default="admin", help="admin (HQ, every store) or sup_east")
     parser.add_argument("--url", help="time this already seeded database instead of seeding one")
     parser.add_argument("--only", help="only the queries whose name contains this")
+    parser.add_argument("--before-runs", type=int, default=5,
+                        help="calls timed without the rollups (live=True, the 'before'; 0: skip)")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="time every case this many rounds on the one seeded database")
     parser.add_argument("--ssd-planner", action="store_true",
                         help="PostgreSQL: random_page_cost = 1.1 (the usual SSD setting) instead of 4")
     args = parser.parse_args()
     if args.url:
-        measure(args.url, args.runs, args.actor, args.only)
+        measure(args.url, args.runs, args.actor, args.only, args.before_runs, args.repeat)
         return
     for backend in (["postgresql", "sqlite"] if args.backend == "both" else [args.backend]):
         started = time.perf_counter()
         with database_factory(backend) as fresh:
             url = seed(backend, fresh, args.stores, args.campaigns, args.ssd_planner)
-            measure(url, args.runs, args.actor, args.only)
+            measure(url, args.runs, args.actor, args.only, args.before_runs, args.repeat)
         emit(bench="analytics_total", backend=backend, seconds=round(time.perf_counter() - started, 1))
 
 

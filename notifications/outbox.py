@@ -58,14 +58,16 @@ def claimants():
 
 def insert_one(session: Session, *, user_id: int, kind: str, now: dt.datetime, params: dict,
                campaign_id: int | None = None, task_id: int | None = None,
-               store_id: int | None = None, dedupe_key: str | None = None) -> None:
-    """One notification for one user (idempotent when a dedupe key is given)."""
+               store_id: int | None = None, dedupe_key: str | None = None) -> int:
+    """One notification for one user (idempotent when a dedupe key is given); the number
+    written (0 when the dedupe key was already used)."""
     values = dict(user_id=user_id, kind=kind, task_id=task_id, campaign_id=campaign_id,
                   store_id=store_id, params=params, dedupe_key=dedupe_key, created_at=now)
     statement = (db.insert_skipping_conflicts(session, Notification.__table__, ["user_id", "dedupe_key"])
                  if dedupe_key else Notification.__table__.insert())
     ids = list(session.scalars(statement.values(**values).returning(Notification.id)))
     fan_out(session, ids, now=now)
+    return len(ids)
 
 
 _CHUNK = 900  # ids per IN list: a 10,000-store publish is still a few statements

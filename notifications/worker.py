@@ -1,5 +1,6 @@
-"""The notification worker: APScheduler runs two jobs in each worker process — drain the
-outbox every few seconds and queue the clock-driven notifications every minute.
+"""The notification worker: APScheduler runs three jobs in each worker process — drain the
+outbox every few seconds, queue the clock-driven notifications every minute, and import the POS
+files queued in the console (a lease on each import keeps workers apart).
 
 APScheduler needs no broker (the embedded default runs it inside the web process); several
 worker processes each run the same jobs, and the database is what keeps them apart: outbox
@@ -20,6 +21,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
 
 from backend.campaigns import recurring
+from backend.sales import jobs as sales_jobs
 from backend.db import utcnow
 from integrations import dispatch as webhook_dispatch
 from integrations import outbox as webhook_outbox
@@ -108,13 +110,19 @@ class Worker:
             webhook_outbox.queue_overdue(session, now=now, lookback=lookback)
             session.commit()
 
+    def run_imports(self) -> int:
+        """Import the POS files queued in the console (backend.sales.jobs)."""
+        return sales_jobs.run_waiting(self.sessions, worker_id=self.worker_id)
+
     def add_jobs(self, scheduler: BaseScheduler) -> BaseScheduler:
-        """Both jobs, one instance at a time each, late runs coalesced."""
+        """The jobs, one instance at a time each, late runs coalesced."""
         scheduler.add_job(self.dispatch, "interval", seconds=self.config["NOTIFY_POLL_SECONDS"],
                           id="dispatch", max_instances=1, coalesce=True)
         scheduler.add_job(self.run_schedule, "interval", seconds=self.config["NOTIFY_SCHEDULE_SECONDS"],
                           id="schedule", max_instances=1, coalesce=True,
                           next_run_time=dt.datetime.now(dt.timezone.utc))
+        scheduler.add_job(self.run_imports, "interval", seconds=self.config["SALES_IMPORT_POLL_SECONDS"],
+                          id="imports", max_instances=1, coalesce=True)
         return scheduler
 
     def run_forever(self) -> None:

@@ -50,10 +50,12 @@ def _served_with(campaign_id: int | None, now: dt.datetime):
 
 # ---- the library ------------------------------------------------------------------------------
 
-def _view(script: Script, sku: str, author: str | None, moderator: str | None) -> dict:
+def _view(script: Script, sku: str, author: str | None, moderator: str | None,
+          author_name: str | None = None) -> dict:
     return {"id": script.id, "sku": sku, "campaign_id": script.campaign_id, "locale": script.locale,
             "text": script.text, "source": script.source, "status": script.status,
-            "author": author, "created_at": script.created_at, "moderated_by": moderator,
+            "author": author, "author_name": author_name or author,
+            "created_at": script.created_at, "moderated_by": moderator,
             "moderated_at": script.moderated_at, "comment": script.moderation_comment}
 
 
@@ -153,7 +155,7 @@ def list_scripts(*, session: Session, actor: User, status: str, sku: str | None 
     """The moderation queue (or the rejected ones), oldest first, as far as the actor may see:
     HQ all, a supervisor their regions' clerks', a clerk their own."""
     author, moderator = aliased(User), aliased(User)
-    statement = (select(Script, Product.sku, author.username, moderator.username)
+    statement = (select(Script, Product.sku, author.username, moderator.username, author.display_name)
                  .join(Product, Script.product_id == Product.id)
                  .outerjoin(author, Script.created_by_id == author.id)
                  .outerjoin(moderator, Script.moderated_by_id == moderator.id)

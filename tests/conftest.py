@@ -89,6 +89,10 @@ def _empty_all_tables(url: str) -> None:
         else:
             for table in tables:
                 connection.execute(text(f"DELETE FROM {table}"))
+            # Deleting tasks and claims ran the rollup triggers: empty the rollups last.
+            for table in tables:
+                if table.startswith("analytics_"):
+                    connection.execute(text(f"DELETE FROM {table}"))
         connection.execute(text("UPDATE change_counter SET value = 0, purged_through = 0"))
     engine.dispose()
 

@@ -27,13 +27,13 @@ class ExecutionViews(MethodView):
     def get(self, query):
         """Execution rates per region, store, clerk or day (JSON or CSV)"""
         output = query.pop("format")
-        rows = service.execution_rates(session=replica.session(), actor=current_user(), **query)
+        report = service.execution_report(session=replica.session(), actor=current_user(), **query)
         if output == "csv":
             return current_app.response_class(
-                service.as_csv(rows), mimetype="text/csv",
+                service.as_csv(report["rows"]), mimetype="text/csv",
                 headers={"Content-Disposition": f'attachment; filename="execution-{query["group_by"]}.csv"',
                          **replica.lag_header()})
-        return {"group_by": query["group_by"], "rows": rows}, replica.lag_header()
+        return report, replica.lag_header()
 
 
 @blp.route("/leaderboard")

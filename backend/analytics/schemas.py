@@ -41,6 +41,13 @@ class ExecutionRowSchema(ma.Schema):
 class ExecutionSchema(ma.Schema):
     group_by = ma.fields.String()
     rows = ma.fields.List(ma.fields.Nested(ExecutionRowSchema))
+    source = ma.fields.String(metadata={
+        "description": "'rollups': pre-aggregated counts kept in every writing transaction (as "
+                       "current as the database read, no staleness); 'tasks': aggregated from the "
+                       "tasks for this request (any filter, or a supervisor's days and clerks)"})
+    median_relative_error = ma.fields.Float(metadata={
+        "description": "bound on the error of median_claim_minutes relative to the exact median: "
+                       "0 when exact, 0.01 for regions and days read from the rollups' histograms"})
 
 
 class LeaderboardQuerySchema(StrictSchema):

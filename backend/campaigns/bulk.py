@@ -24,6 +24,7 @@ from backend.common.schemas import Instant, StrictSchema, Text
 from backend.db import utcnow
 from backend.errors import Conflict, ValidationFailed
 from backend.org.models import Store, User
+from backend.tasks import inserts
 from backend.tasks.models import StoreTask
 
 COLUMNS = ("store_code", "title", "instructions", "kind", "due_at")
@@ -121,7 +122,7 @@ def import_tasks(*, session: Session, actor: User, campaign_id: int, text: str) 
     session.flush()
     created_tasks = 0
     if templates and campaign.published_at is not None:  # published: the stores get them now
-        session.execute(StoreTask.__table__.insert(), [
+        inserts.insert_tasks(session, [
             store_task_row(campaign_id=campaign.id, template_id=t.id, template_version=t.version,
                            store_id=t.store_id, due_at=t.due_for(campaign.published_at),
                            max_claimants=t.max_claimants, now=now) for t in templates])

@@ -17,6 +17,7 @@ from backend.common.paging import Page, paginate
 from backend.db import utcnow
 from backend.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from backend.org.models import User
+from backend.tasks import inserts
 from backend.tasks.models import ACTIVE_STATUSES, FINAL_STATUSES, StoreTask, TaskChecklistItem
 
 PUBLISHABLE = ("draft", "scheduled", "live")
@@ -314,7 +315,7 @@ def publish(*, session: Session, actor: User, campaign_id: int) -> dict:
             for store_id in ([template.store_id] if template.store_id else store_ids)
             if (template.id, store_id) not in existing)
     if rows:
-        session.execute(StoreTask.__table__.insert(), rows)
+        inserts.insert_tasks(session, rows)
         new_tasks = (StoreTask.campaign_id == campaign.id) & (StoreTask.created_at == now)
         changefeed.mark_tasks_where(session, new_tasks)
         events.announce_tasks("task_published", session=session, condition=new_tasks, now=now)

@@ -64,3 +64,15 @@ def image_upload_doc() -> dict:
         "description": "The photo's bytes; their SHA-256 is the path's name",
         "content": {kind: {"schema": {"type": "string", "format": "binary"}} for kind in IMAGE_TYPES},
     }}
+
+
+def read_upload(*content_types: str) -> tuple[bytes, str]:
+    """The raw bytes of an upload (raw body or the form's 'file' part) and its file name."""
+    if request.mimetype == "multipart/form-data":
+        upload = request.files.get("file")
+        if upload is None:
+            raise ValidationFailed("Send the CSV as the 'file' field.", errors={"file": ["Missing."]})
+        return upload.read(), upload.filename or ""
+    if request.mimetype in content_types:
+        return request.get_data(), ""
+    raise UnsupportedMediaType(f"Send {' or '.join(content_types)} or multipart/form-data.")

@@ -13,13 +13,14 @@ from werkzeug.datastructures import MultiDict
 from backend import db
 from backend.auth.policy import HQ, SUPERVISOR, allow_signed_in, current_user
 from backend.catalog import service as catalog
-from backend.common.uploads import read_text_body, text_body_stream
+from backend.common.uploads import read_text_body, read_upload
 from backend.console import forms, master_forms, messages
 from backend.console.web import console_blueprint, error_sentence, page_number, render
 from backend.errors import Conflict, DomainError, NotFound, ValidationFailed
 from backend.org import service as org
+from backend.org import user_import
 from backend.org.models import LOCALES, ROLES
-from backend.sales import service as sales
+from backend.sales import jobs as sales_jobs
 
 bp = console_blueprint("console_admin", __name__)
 
@@ -123,13 +124,13 @@ def store_edit(code):
 
 # ---- users --------------------------------------------------------------------------------
 
-def _users_page(form, errors: dict, status: int = 200):
+def _users_page(form, errors: dict, status: int = 200, import_errors: dict | None = None):
     role = request.args.get("role")
     role = role if role in ROLES else None
     listed = org.list_users(session=db.session(), actor=current_user(), page=page_number(),
                             page_size=50, role=role, store=request.args.get("store") or None)
     return render("users.html", status, form=form, errors=errors, listed=listed, role=role,
-                  roles=ROLES, locales=LOCALES,
+                  roles=ROLES, locales=LOCALES, import_errors=import_errors or {},
                   regions=org.list_regions(session=db.session(), actor=current_user()))
 
 
@@ -156,9 +157,24 @@ def user_create():
     return redirect(url_for("console_admin.users"))
 
 
+@bp.post("/users/import")
+@allow_signed_in(HQ)
+def users_import():
+    """Add or update people from CSV: every bad line is named, and then nothing is imported."""
+    try:
+        report = user_import.import_users(session=db.session(), actor=current_user(),
+                                          text=read_text_body("text/csv"))
+    except (ValidationFailed, Conflict) as exc:
+        return _users_page(MultiDict(), {}, exc.status_code, import_errors=_errors(exc))
+    flash(gettext("%(n)d people imported: %(created)d new, %(updated)d updated, %(unchanged)d "
+                  "unchanged.", n=report["imported"], created=report["created"],
+                  updated=report["updated"], unchanged=report["unchanged"]), "success")
+    return redirect(url_for("console_admin.users"))
+
+
 def _user_edit_page(user, form, errors: dict, status: int = 200):
     return render("user_edit.html", status, user=user, form=form, errors=errors, locales=LOCALES,
-                  regions=org.list_regions(session=db.session(), actor=current_user()))
+                  roles=ROLES, regions=org.list_regions(session=db.session(), actor=current_user()))
 
 
 @bp.route("/users/<username>/edit", methods=["GET", "POST"])
@@ -212,15 +228,54 @@ def products_import():
     return redirect(url_for("console_admin.products"))
 
 
-@bp.route("/sales", methods=["GET", "POST"])
+def _sales_page(errors: dict, status: int = 200):
+    return render("sales.html", status, errors=errors,
+                  imports=sales_jobs.recent_imports(session=db.session(), actor=current_user()))
+
+
+@bp.get("/sales")
+@allow_signed_in(HQ)
+def sales():
+    """Upload a POS export; the latest imports below."""
+    return _sales_page({})
+
+
+@bp.post("/sales")
 @allow_signed_in(HQ)
 def sales_upload():
-    """Upload a POS export; the page shows the import report."""
-    if request.method == "GET":
-        return render("sales.html", report=None, errors={})
+    """Queue an uploaded POS export for the worker, then follow its progress."""
     try:
-        report = sales.import_sales(session=db.session(), actor=current_user(),
-                                    stream=text_body_stream("text/csv"))
+        data, filename = read_upload("text/csv")
+        job = sales_jobs.queue_import(session=db.session(), actor=current_user(), data=data,
+                                      filename=filename)
     except (ValidationFailed, Conflict) as exc:
-        return render("sales.html", exc.status_code, report=None, errors=_errors(exc))
-    return render("sales.html", report=report, errors={})
+        return _sales_page(_errors(exc), exc.status_code)
+    return redirect(url_for("console_admin.sales_import", import_id=job.id))
+
+
+@bp.get("/sales/imports/<int:import_id>")
+@allow_signed_in(HQ)
+def sales_import(import_id):
+    """One import: lines processed of the file's lines while it runs, then its report."""
+    return render("sales_import.html", **_import_view(import_id))
+
+
+@bp.get("/sales/imports/<int:import_id>/progress")
+@allow_signed_in(HQ)
+def sales_import_progress(import_id):
+    """The progress fragment the import page polls (htmx), the report once finished."""
+    return render("_sales_progress.html", **_import_view(import_id))
+
+
+def _import_view(import_id: int) -> dict:
+    view = sales_jobs.get_import(session=db.session(), actor=current_user(), import_id=import_id)
+    job = view["job"]
+    error = job.error or {}
+    errors = {}
+    if error:
+        errors = forms.flatten_errors(messages.translate_nested(error.get("errors") or {}))
+        errors["form"] = error_sentence(error.get("error", ""), error.get("message", ""))
+    report = job.report
+    if report and report.get("errors"):
+        report = {**report, "errors": messages.translate_nested(report["errors"])}
+    return {**view, "report": report, "errors": errors}

@@ -62,11 +62,11 @@ def load_new_user(form: MultiDict) -> tuple[dict | None, dict]:
 
 
 def load_user_changes(form: MultiDict, role: str) -> tuple[dict | None, dict]:
-    """A user's new name, language, binding, active flag and (when typed) password."""
+    """A user's new name, language, role (the current one when the form has none), binding for
+    that role, active flag and (when typed) password."""
+    role = _text(form, "role") or role
     body = {"display_name": _text(form, "display_name"), "locale": _text(form, "locale"),
-            "active": form.get("active") == "on", **_binding(form, role)}
-    if role == "hq_admin":
-        body.pop("store"), body.pop("regions")
+            "role": role, "active": form.get("active") == "on", **_binding(form, role)}
     if form.get("password"):
         body["password"] = form.get("password", "")[:MAX_TEXT]
     return _load(UserUpdateSchema(), body)
@@ -80,7 +80,7 @@ def store_form(store) -> MultiDict:
 
 def user_form(user) -> MultiDict:
     """The edit form's fields of a saved user."""
-    fields = [("display_name", user.display_name), ("locale", user.locale),
+    fields = [("display_name", user.display_name), ("locale", user.locale), ("role", user.role),
               ("store", user.store.code if user.store else "")]
     fields += [("regions", region.code) for region in user.regions]
     if user.active:

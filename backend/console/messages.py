@@ -89,6 +89,13 @@ PATTERNS: list[tuple[re.Pattern, Callable[..., str]]] = [(re.compile(pattern), t
     (r"Not UTF-8\.", lambda: _("The file is not UTF-8 text.")),
     (r"Missing column\(s\): (?P<columns>.*)\.", lambda columns: _("Missing column(s): %(columns)s.",
                                                                   columns=columns)),
+    # the reasons of a sales import's rejected lines (backend.sales.service)
+    (r"unknown store\.", lambda: _("unknown store.")),
+    (r"unknown product\.", lambda: _("unknown product.")),
+    (r"1-64 printable characters required\.", lambda: _("1-64 printable characters required.")),
+    (r"a whole number from 1 to 10000\.", lambda: _("a whole number from 1 to 10000.")),
+    (r"an ISO time with its timezone \(e\.g\. (?P<example>.*)\)\.",
+     lambda example: _("a time with its timezone (e.g. %(example)s).", example=example)),
 ]]
 
 

@@ -59,7 +59,10 @@ def campaign_detail(*, session: Session, actor: User, campaign_id: int) -> dict:
                                                         group_by="region", campaign=campaign_id)
         detail["by_store"] = analytics.execution_rates(session=session, actor=actor,
                                                        group_by="store", campaign=campaign_id)
-        detail["totals"] = totals(detail["by_region"])
+        detail["totals"] = {**totals(detail["by_region"]), **analytics.campaign_attach(
+            session=session, actor=actor, campaign_id=campaign_id)}
+        detail["by_day"] = analytics.execution_rates(session=session, actor=actor,
+                                                     group_by="day", campaign=campaign_id)
         detail["store_names"] = org.store_names(
             session=session, actor=actor, codes=[row["group"] for row in detail["by_store"]])
     return detail
@@ -122,7 +125,7 @@ def store_tasks(*, session: Session, actor: User, code: str, campaign: int | Non
 
 # What a task's history shows of each event: these keys of its before/after, in this order.
 HISTORY_KEYS = ("status", "claimants", "assignee", "template_version", "instructions_changed",
-                "decision", "comment", "reason")
+                "decision", "comment", "reason", "recipients")
 
 
 def history_rows(events) -> list[dict]:
@@ -161,8 +164,15 @@ def _region_in_scope(session: Session, actor: User, code: str):
     return region
 
 
-def dashboard(*, session: Session, actor: User, campaign: int | None, region: str | None) -> dict:
-    """A supervisor's (or HQ's) execution dashboard: rates per store and per day, overdue tasks."""
+def _matches(q: str | None, code: str, name: str) -> bool:
+    """A store found by part of its name or code, any case (no search: every store)."""
+    return not q or q.casefold() in code.casefold() or q.casefold() in name.casefold()
+
+
+def dashboard(*, session: Session, actor: User, campaign: int | None, region: str | None,
+              q: str | None = None) -> dict:
+    """A supervisor's (or HQ's) execution dashboard: rates per store and per day, overdue tasks;
+    ``q`` keeps the stores whose name or code contains it."""
     if region:
         _region_in_scope(session, actor, region)
     chosen = (campaigns.get_campaign(session=session, actor=actor, campaign_id=campaign)
@@ -175,7 +185,9 @@ def dashboard(*, session: Session, actor: User, campaign: int | None, region: st
     published = campaigns.list_campaigns(session=session, actor=actor, page=1, page_size=100)
     names = org.store_names(session=session, actor=actor,
                             codes=[row["group"] for row in by_store])
-    return {"campaign": chosen, "region": region, "by_store": by_store, "by_day": by_day,
+    by_store = [row for row in by_store if _matches(q, row["group"], names.get(row["group"], ""))]
+    overdue = [task for task in overdue if _matches(q, task.store.code, task.store.name)]
+    return {"campaign": chosen, "region": region, "q": q, "by_store": by_store, "by_day": by_day,
             "overdue": overdue, "totals": totals(by_store), "store_names": names,
             "campaigns": [item for item in published.items if item.status in PUBLISHED],
             "regions": org.list_regions(session=session, actor=actor)}

@@ -373,9 +373,11 @@ def _filters() -> dict:
 @bp.get("/dashboard")
 @allow_signed_in(*MANAGERS)
 def dashboard():
-    """Rates per store and per day, charts, and the overdue list of the actor's regions."""
-    return render("dashboard.html", **pages.dashboard(session=db.session(), actor=current_user(),
-                                                      **_filters()))
+    """Rates per store and per day, charts, and the overdue list of the actor's regions (stores
+    searched by name or code with ?q=)."""
+    return render("dashboard.html", **pages.dashboard(
+        session=db.session(), actor=current_user(),
+        q=request.args.get("q", "").strip()[:100] or None, **_filters()))
 
 
 @bp.get("/dashboard.csv")

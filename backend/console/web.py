@@ -56,6 +56,8 @@ ERROR_SENTENCES = {
     "conflict": lambda: gettext("The change conflicts with existing data."),
     "unavailable": lambda: gettext("The database is busy. Try again in a moment."),
     "internal_error": lambda: gettext("Something went wrong on our side. It has been logged."),
+    "not_overdue": lambda: gettext("The task is not overdue any more."),
+    "nobody_to_notify": lambda: gettext("Nobody to notify: the store has no active clerk."),
 }
 log = logging.getLogger(__name__)
 
@@ -79,7 +81,9 @@ def _field_labels() -> dict[str, str]:
         "role": gettext("Role"), "store": gettext("Store"), "locale": gettext("Language"),
         "sku": "SKU", "category": gettext("Category"), "brand": gettext("Brand"),
         "price": gettext("Price"), "attributes": gettext("Attributes"),
-        "header": gettext("Header line"),
+        "header": gettext("Header line"), "store_code": gettext("Store"),
+        "transaction_id": gettext("Receipt"), "quantity": gettext("Quantity"),
+        "sold_at": gettext("Sold at"),
     }
 
 
@@ -120,6 +124,10 @@ def _labels() -> dict[str, str]:
         "note_added": gettext("note added"), "photo_attached": gettext("photo added"),
         "sale_recorded": gettext("sale recorded"), "published": gettext("published"),
         "edited": gettext("edited"),
+        "reminded": gettext("reminder sent"), "escalated": gettext("escalated"),
+        "field:recipients": gettext("Sent to"),
+        "import:queued": gettext("queued"), "import:running": gettext("importing"),
+        "import:done": gettext("imported"), "import:failed": gettext("failed"),
         "field:status": gettext("Status"), "field:claimants": gettext("Clerks"),
         "field:assignee": gettext("Assigned to"),
         "field:template_version": gettext("Task version"),

@@ -79,6 +79,7 @@ class UserCreateSchema(StrictSchema):
 class UserUpdateSchema(StrictSchema):
     password = Text(validate=validate.Length(min=8, max=256))
     display_name = Text(validate=validate.Length(min=1, max=200))
+    role = Text(validate=validate.OneOf(ROLES))
     locale = Text(validate=validate.OneOf(LOCALES))
     store = code_field(allow_none=True)
     regions = ma.fields.List(code_field(), validate=validate.Length(max=50))

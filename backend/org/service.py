@@ -190,16 +190,20 @@ def list_users(*, session: Session, actor: User, page: int, page_size: int,
 
 
 def update_user(*, session: Session, actor: User, username: str, changes: dict) -> User:
-    """Change a user's profile, password, binding or active flag (HQ)."""
+    """Change a user's profile, password, role, binding or active flag (HQ). A new role needs the
+    binding of that role (a store for clerks, regions for supervisors) in the same change."""
     user = user_by_username(session, username)
-    if "password" in changes or changes.get("active") is False:
-        auth.end_every_session(session, user)  # stolen tokens and cookies die with the change
+    role = changes.pop("role", user.role)
+    if "password" in changes or changes.get("active") is False or role != user.role:
+        # Stolen tokens and cookies die with the change; a new role signs in anew.
+        auth.end_every_session(session, user)
     if "password" in changes:
         user.password_hash = hash_password(changes.pop("password"))
-    if "store" in changes or "regions" in changes:
-        _bind_user(session, user, user.role,
+    if "store" in changes or "regions" in changes or role != user.role:
+        _bind_user(session, user, role,
                    changes.pop("store", user.store.code if user.store else None),
                    changes.pop("regions", [region.code for region in user.regions]))
+        user.role = role
     if changes.get("display_name", user.display_name) != user.display_name:
         # Claimant names travel inside the tasks they hold.
         changefeed.mark_tasks_where(session, StoreTask.id.in_(

@@ -1,4 +1,4 @@
-// Dashboard charts: the page embeds its rates as JSON; Chart.js (from npm) draws them.
+// Dashboard and campaign charts: the page embeds its rates as JSON; Chart.js (from npm) draws them.
 // Filters submit on change and irreversible forms ask first (no inline handlers: the
 // Content-Security-Policy forbids them).
 (function () {
@@ -23,15 +23,26 @@
         options: { animation: false, responsive: true, maintainAspectRatio: false, scales: percentAxis }
       });
     }
+    // Per store: completion alone (dashboard), or with on-time and deviation (campaign page).
+    function bars(canvas, keys, colours) {
+      var shown = keys.filter(function (key) { return data.stores[key]; });
+      new Chart(canvas, {
+        type: "bar",
+        data: { labels: data.stores.labels, datasets: shown.map(function (key) {
+          return { label: data.names[key], data: percentages(data.stores[key]), backgroundColor: colours[key] };
+        }) },
+        options: { animation: false, responsive: true, maintainAspectRatio: false, scales: percentAxis,
+                   plugins: { legend: { display: shown.length > 1 } } }
+      });
+    }
     var stores = document.getElementById("chart-stores");
     if (stores) {
-      new Chart(stores, {
-        type: "bar",
-        data: { labels: data.stores.labels, datasets: [
-          { label: data.names.completion, data: percentages(data.stores.completion), backgroundColor: "#3a8fd8" }] },
-        options: { animation: false, responsive: true, maintainAspectRatio: false, scales: percentAxis,
-                   plugins: { legend: { display: false } } }
-      });
+      bars(stores, ["completion", "on_time", "deviation"],
+           { completion: "#3a8fd8", on_time: "#1d7f3b", deviation: "#c0392b" });
+    }
+    var attach = document.getElementById("chart-attach");
+    if (attach) {
+      bars(attach, ["attach_before", "attach"], { attach_before: "#9aa5b1", attach: "#e67e22" });
     }
   }
   function autosubmit() {

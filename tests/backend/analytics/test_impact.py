@@ -231,3 +231,12 @@ def test_double11_report_recovers_the_true_effects_and_the_naive_figure_does_not
                       headers=make.headers(supervisor)).json
     assert {row["region"] for row in east["stores"]} == {"EAST"}
     assert east["stores_treated"] + east["stores_control"] == double11.STORES // 5
+
+
+def test_the_console_campaign_page_links_to_its_impact_page(make, client):
+    from tests.backend.console.test_console import sign_in
+    w = make.world()
+    sign_in(client, "admin")
+    page = client.get(f"/console/campaigns/{w.campaign.id}").get_data(as_text=True)
+    assert f'href="/console/campaigns/{w.campaign.id}/impact"' in page
+    assert client.get(f"/console/campaigns/{w.campaign.id}/impact").status_code == 200

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
+import json
 import io
 import re
 
@@ -14,11 +16,13 @@ from sqlalchemy import select
 from backend.campaigns.models import Campaign
 from backend.config import load_config
 from backend.console.i18n import CATALOGS
-from backend.catalog.models import Product
+from backend.catalog.models import Product, ProductPairing
 from backend.db import utcnow
 from backend.org.models import Region, Store, User
+from backend.sales import jobs as sales_jobs
 from backend.sales.models import SalesLine
 from backend.tasks.models import StoreTask
+from notifications.models import Notification
 from integrations import outbox as webhook_outbox
 from integrations.models import WebhookDelivery, WebhookEndpoint
 from rules.models import Rule
@@ -61,6 +65,7 @@ PAGES = [
     ("POST", "/console/tasks/{task}/cancel", HQ),
     ("POST", "/console/tasks/{task}/assign", MANAGERS),
     ("POST", "/console/tasks/{task}/rotate-qr", MANAGERS),
+    ("POST", "/console/tasks/{task}/{nudge}", MANAGERS),
     ("GET", "/console/regions", HQ),
     ("POST", "/console/regions", HQ),
     ("GET", "/console/stores", MANAGERS),
@@ -69,12 +74,15 @@ PAGES = [
     ("POST", "/console/stores/{store}/edit", HQ),
     ("GET", "/console/users", HQ),
     ("POST", "/console/users", HQ),
+    ("POST", "/console/users/import", HQ),
     ("GET", "/console/users/{user}/edit", HQ),
     ("POST", "/console/users/{user}/edit", HQ),
     ("GET", "/console/products", HQ),
     ("POST", "/console/products/import", HQ),
     ("GET", "/console/sales", HQ),
     ("POST", "/console/sales", HQ),
+    ("GET", "/console/sales/imports/{import}", HQ),
+    ("GET", "/console/sales/imports/{import}/progress", HQ),
     ("GET", "/console/products/{sku}", HQ),
     ("POST", "/console/products/{sku}/pairings/{action}", HQ),
     ("GET", "/console/scripts", MANAGERS),
@@ -138,6 +146,8 @@ def world(make, client):
         "sku": "LIP-01", "locale": "zh-CN", "text": "这支口红显白，搭配 LIP-02 更持久。"})
     assert contributed.status_code == 201 and contributed.json["status"] == "pending"
     w.script_id = contributed.json["id"]
+    w.import_id = sales_jobs.queue_import(session=make.session, actor=w.admin, filename="w.csv",
+                                          data=b"transaction_id,store_code,sku,quantity,sold_at\n").id
     w.rule_id, w.endpoint_id, w.delivery_id = rule_and_webhook(make, client, w)
     return w
 
@@ -163,7 +173,8 @@ def concrete(path: str, w) -> str:
             .replace("{task}", str(w.task_id)).replace("{sha}", w.sha)
             .replace("{template}", str(w.campaign.templates[0].id)).replace("{store}", "S001")
             .replace("{user}", "clerk1").replace("{sku}", "LIP-01").replace("{action}", "pin")
-            .replace("{script}", str(w.script_id)).replace("{rule}", str(w.rule_id))
+            .replace("{script}", str(w.script_id)).replace("{nudge}", "remind")
+            .replace("{import}", str(w.import_id)).replace("{rule}", str(w.rule_id))
             .replace("{endpoint}", str(w.endpoint_id)).replace("{delivery}", str(w.delivery_id)))
 
 
@@ -277,6 +288,8 @@ def test_form_posts_without_a_valid_csrf_token_are_refused(make, client, world, 
     sign_in(client, "admin")
     template = world.campaign.templates[0].id
     open_task = make.task_id(world.campaign.id, world.s1, "Price check")
+    overdue_task = make.task_id(world.campaign.id, world.s3, "Price check")
+    overdue(make, overdue_task)
     before = make.row_counts()
     versions = task_versions(make)
     delivery_due = make.scalar(select(WebhookDelivery.next_attempt_at).where(WebhookDelivery.id == world.delivery_id))
@@ -302,6 +315,11 @@ def test_form_posts_without_a_valid_csrf_token_are_refused(make, client, world, 
              ("/console/users", {"username": "nocsrf", "display_name": "x", "role": "hq_admin",
                                  "password": "long-enough-1"}),
              ("/console/users/clerk1/edit", {"display_name": "x", "locale": "en"}),
+             ("/console/users/clerk1/edit", {"display_name": "Clerk1", "locale": "zh-CN",
+                                             "role": "supervisor", "regions": "EAST"}),
+             ("/console/users/import", {"file": (io.BytesIO(PEOPLE_CSV), "u.csv")}),
+             (f"/console/tasks/{overdue_task}/remind", {}),
+             (f"/console/tasks/{overdue_task}/escalate", {}),
              ("/console/products/import", {"file": (io.BytesIO(PRODUCTS_CSV), "p.csv")}),
              ("/console/sales", {"file": (io.BytesIO(b"transaction_id,store_code,sku,quantity,"
                                                      b"sold_at\nT1,S001,LIP-01,1,"
@@ -682,6 +700,9 @@ def test_supervisor_drills_from_the_dashboard_to_a_task_history_in_chinese(make,
     dashboard = client.get(f"/console/dashboard?campaign={world.campaign.id}").get_data(as_text=True)
     link = f"/console/stores/S001/tasks?campaign={world.campaign.id}"
     assert f'href="{link}"' in dashboard and "Store S001" in dashboard
+    for q in ("s003", "Store S003"):  # by code or by name, any case
+        found = client.get(f"/console/dashboard?q={q}").get_data(as_text=True)
+        assert 'data-group="S003"' in found and 'data-group="S001"' not in found, q
     store_page = client.get(link).get_data(as_text=True)
     assert f'href="/console/tasks/{world.task_id}"' in store_page
     assert "/cancel" not in store_page  # cancelling is HQ's
@@ -813,21 +834,85 @@ def test_hq_imports_products_seeing_every_bad_line(make, client, world):
     assert 'data-sku="NEW-1"' in listing and "New serum" in listing
 
 
-def test_hq_uploads_a_sales_file_and_reads_the_report(make, client, world):
+def run_imports(app) -> int:
+    """What the worker's imports job does (notifications.worker.Worker.run_imports)."""
+    return sales_jobs.run_waiting(app.extensions["zhida.sessionmaker"], worker_id="test")
+
+
+def test_hq_uploads_a_sales_file_the_worker_imports_it_and_the_page_shows_the_report(
+        app, make, client, world):
     token = sign_in(client, "admin")
+    run_imports(app)  # the fixture's own file first
+    lines_before = make.count(SalesLine)
     csv_text = (b"transaction_id,store_code,sku,quantity,sold_at\n"
                 b"T1,S001,LIP-01,1,2026-11-11T10:00:00+08:00\n"
                 b"T1,S001,LIP-02,2,2026-11-11T10:00:00+08:00\n"
                 b"T2,S999,LIP-01,1,2026-11-11T11:00:00+08:00\n")
     response = client.post("/console/sales", data={"csrf_token": token,
-                                                   "file": (io.BytesIO(csv_text), "s.csv")})
-    assert response.status_code == 200
-    page = response.get_data(as_text=True)
-    assert 'data-figure="imported">2<' in page and 'data-figure="rejected">1<' in page
-    assert "S999" in page and make.count(SalesLine) == 2
+                                                   "file": (io.BytesIO(csv_text), "pos.csv")})
+    assert response.status_code == 302
+    page = client.get(response.location).get_data(as_text=True)
+    progress_url = re.search(r'hx-get="([^"]+/progress)"', page).group(1)
+    assert 'data-status="queued"' in page and "已处理 0 / 3 行" in page and "等待" in page
+    assert make.count(SalesLine) == lines_before  # the worker imports it, not the request
+    assert run_imports(app) == 1
+    fragment = client.get(progress_url).get_data(as_text=True)
+    assert 'data-status="done"' in fragment and "hx-get" not in fragment  # polling stops
+    assert 'data-figure="imported">2<' in fragment and 'data-figure="rejected">1<' in fragment
+    assert "S999" in fragment and "第 4 行: 门店: 未知门店。" in fragment
+    assert make.count(SalesLine) == lines_before + 2
+    again = client.post("/console/sales", data={"csrf_token": token,
+                                                "file": (io.BytesIO(csv_text), "pos.csv")})
+    run_imports(app)
+    page = client.get(again.location).get_data(as_text=True)
+    assert 'data-figure="imported">0<' in page and 'data-figure="duplicates">2<' in page
+    listing = client.get("/console/sales").get_data(as_text=True)
+    assert listing.count("pos.csv") == 2 and "已导入" in listing
+
     missing = client.post("/console/sales", data={"csrf_token": token,
                                                   "file": (io.BytesIO(b"a,b\n1,2\n"), "s.csv")})
-    assert missing.status_code == 422 and make.count(SalesLine) == 2
+    run_imports(app)
+    failed = client.get(missing.location).get_data(as_text=True)
+    assert 'data-status="failed"' in failed and "应包含以下列" in failed
+    assert make.count(SalesLine) == lines_before + 2
+    empty = client.post("/console/sales", data={"csrf_token": token,
+                                                "file": (io.BytesIO(b""), "e.csv")})
+    assert empty.status_code == 422
+
+
+def test_sales_progress_counts_lines_as_the_worker_goes(app, make, world):
+    """Progress during an import: the page reads what the import reported so far."""
+    run_imports(app)  # the fixture's own file first
+    seen = []
+    admin = make.scalar(select(User).where(User.username == "admin"))
+    rows = "".join(f"T{n},S001,LIP-01,1,2026-11-11T10:00:00+08:00\n" for n in range(45_000))
+    job = sales_jobs.queue_import(session=make.session, actor=admin, filename="big.csv",
+                                  data=("transaction_id,store_code,sku,quantity,sold_at\n"
+                                        + rows).encode())
+    job_id = job.id
+    original = sales_jobs._reporter
+
+    def watching(sessions, import_id, dialect):
+        report = original(sessions, import_id, dialect)
+
+        def progress(lines):
+            report(lines)
+            with app.extensions["zhida.read_sessionmaker"]() as reader:  # as the page reads
+                view = sales_jobs.get_import(session=reader, actor=reader.get(User, admin.id),
+                                             import_id=import_id)
+                seen.append((view["lines_done"], view["total_lines"], view["job"].status))
+        return progress
+
+    sales_jobs._reporter = watching
+    try:
+        assert run_imports(app) == 1
+    finally:
+        sales_jobs._reporter = original
+    assert seen == [(20_000, 45_000, "running"), (40_000, 45_000, "running")]
+    make.session.expire_all()
+    view = sales_jobs.get_import(session=make.session, actor=admin, import_id=job_id)
+    assert (view["lines_done"], view["job"].status, view["job"].data) == (45_000, "done", None)
+    make.session.commit()
 
 
 # ---- recommendations ------------------------------------------------------------------------
@@ -933,7 +1018,7 @@ def test_console_path_ids_beyond_64_bits_are_html_404s_in_the_pages_language(mak
     for method, path, _roles in PAGES:
         if "{" not in path or any(key in path for key in ("{store}", "{user}", "{sku}", "{sha}")):
             continue
-        url = re.sub(r"\{(campaign|draft|task|template|script|rule|endpoint|delivery)\}", huge, path)
+        url = re.sub(r"\{(campaign|draft|task|template|script|rule|endpoint|delivery|import)\}", huge, path)
         url = concrete(url, world)
         response = client.open(url, method=method, data={"csrf_token": token})
         assert_console_error(response, 404)
@@ -945,3 +1030,157 @@ def test_console_path_ids_beyond_64_bits_are_html_404s_in_the_pages_language(mak
     assert_console_error(client.get("/console/no-such-page"), 404, english=True)
     # outside the console an unknown address stays a JSON error
     assert client.get(f"/api/v1/tasks/{huge}").json["error"] == "not_found"
+
+
+# ---- people from CSV, role changes ------------------------------------------------------------
+
+PEOPLE_CSV = ("username,display_name,role,store,regions,locale,password\n"
+              "clerk_s003_7,李雷,clerk,S003,,zh-CN,first-password-1\n"
+              "sup_south,Han Meimei,supervisor,,EAST;NORTH,en,first-password-2\n"
+              "clerk1,Clerk One,clerk,S001,,en,\n").encode()
+
+
+def test_hq_imports_people_seeing_every_bad_line_then_imports_twice_to_the_same_state(
+        make, client, world):
+    token = sign_in(client, "admin")
+    before = make.count(User)
+    bad_csv = ("username,display_name,role,store,regions,locale,password\n"
+               "clerk_x1,,clerk,S001,,zh-CN,first-password-1\n"        # no name
+               "clerk_x2,X2,clerk,S999,,zh-CN,first-password-1\n"      # unknown store
+               "sup_x3,X3,supervisor,,,zh-CN,first-password-1\n"       # no region
+               "clerk_x4,X4,clerk,S001,,zh-CN,\n"                      # new: no password
+               "clerk_x2,X2 again,clerk,S001,,zh-CN,first-password-1\n"
+               "clerk_ok,OK,clerk,S001,,zh-CN,first-password-1\n").encode()
+    bad = client.post("/console/users/import", data={"csrf_token": token,
+                                                      "file": (io.BytesIO(bad_csv), "u.csv")})
+    assert bad.status_code == 422
+    page = bad.get_data(as_text=True)
+    for line in (2, 3, 4, 5):
+        assert f"第 {line} 行" in page, line
+    assert "未知的门店 S999" in page and "必填" in page, page
+    assert make.count(User) == before  # nothing imported, not even the good line
+
+    for attempt in (1, 2):
+        response = client.post("/console/users/import", data={
+            "csrf_token": token, "file": (io.BytesIO(PEOPLE_CSV), "u.csv")})
+        assert response.status_code == 302, response.get_data(as_text=True)
+        flashed = client.get(response.location).get_data(as_text=True)
+        if attempt == 1:
+            assert "3 人已导入：2 人新增，1 人更新，0 人未变" in flashed
+        else:
+            assert "3 人已导入：0 人新增，0 人更新，3 人未变" in flashed
+        assert make.count(User) == before + 2
+    sup = make.scalar(select(User).where(User.username == "sup_south"))
+    assert sup.role == "supervisor" and sorted(r.code for r in sup.regions) == ["EAST", "NORTH"]
+    assert make.scalar(select(User.display_name).where(User.username == "clerk1")) == "Clerk One"
+    assert client.post("/api/v1/auth/login", json={"username": "clerk1",
+                                                   "password": PASSWORD}).status_code == 200
+    assert client.post("/api/v1/auth/login", json={"username": "clerk_s003_7",
+                                                   "password": "first-password-1"}).status_code == 200
+
+
+def test_hq_changes_a_persons_role_and_binding(make, client, world):
+    token = sign_in(client, "admin")
+    old_token = world.h["clerk1b"]
+    wrong = client.post("/console/users/clerk1b/edit", data={
+        "csrf_token": token, "display_name": "Clerk1b", "locale": "zh-CN", "role": "supervisor",
+        "store": "S001", "active": "on"})
+    assert wrong.status_code == 422 and "督导至少需要负责一个大区" in wrong.get_data(as_text=True)
+    assert make.scalar(select(User.role).where(User.username == "clerk1b")) == "clerk"
+    promoted = client.post("/console/users/clerk1b/edit", data={
+        "csrf_token": token, "display_name": "Clerk1b", "locale": "zh-CN", "role": "supervisor",
+        "store": "", "regions": ["EAST"], "active": "on"})
+    assert promoted.status_code == 302, promoted.get_data(as_text=True)
+    user = make.scalar(select(User).where(User.username == "clerk1b")
+                       .execution_options(populate_existing=True))
+    assert user.role == "supervisor" and user.store is None
+    assert [region.code for region in user.regions] == ["EAST"]
+    assert client.get("/api/v1/auth/me", headers=old_token).status_code == 401  # signs in anew
+    page = client.get("/console/users/clerk1b/edit").get_data(as_text=True)
+    assert '<option value="supervisor" selected>' in page
+
+
+# ---- overdue follow-up ------------------------------------------------------------------------
+
+def overdue(make, task_id: int) -> None:
+    make.session.execute(StoreTask.__table__.update().where(StoreTask.id == task_id)
+                         .values(due_at=utcnow() - dt.timedelta(hours=3)))
+    make.session.commit()
+
+
+def test_a_supervisor_reminds_and_escalates_an_overdue_task_from_the_dashboard(make, client, world):
+    price_check = make.task_id(world.campaign.id, world.s1, "Price check")
+    overdue(make, price_check)
+    token = sign_in(client, "sup_east")
+    dashboard = client.get("/console/dashboard").get_data(as_text=True)
+    row = re.search(rf'<tr data-task="{price_check}">.*?</tr>', dashboard, re.S).group(0)
+    assert "提醒店员" in row and "上报" in row
+    before = make.count(Notification)
+    reminded = client.post(f"/console/tasks/{price_check}/remind",
+                           data={"csrf_token": token, "next": "/console/dashboard"})
+    assert reminded.status_code == 302 and reminded.location == "/console/dashboard"
+    assert "已提醒 Clerk1 (clerk1), Clerk1B (clerk1b)" in client.get("/console/dashboard").get_data(as_text=True)
+    sent = make.session.execute(select(User.username, Notification.kind)
+                                .join(User, User.id == Notification.user_id)
+                                .where(Notification.id > 0).order_by(Notification.id)).all()[before:]
+    make.session.commit()
+    assert sorted(sent) == [("clerk1", "overdue"), ("clerk1b", "overdue")]
+    again = client.post(f"/console/tasks/{price_check}/remind", data={"csrf_token": token})
+    assert "本小时内已发送" in client.get(again.location).get_data(as_text=True)
+    assert make.count(Notification) == before + 2  # a double click sends nothing new
+    escalated = client.post(f"/console/tasks/{price_check}/escalate", data={"csrf_token": token})
+    assert "已上报给 Admin (admin)" in client.get(escalated.location).get_data(as_text=True)
+    inbox = client.get("/api/v1/notifications", headers=world.h["admin"]).json
+    assert inbox["items"][0]["kind"] == "overdue" and inbox["items"][0]["task_id"] == price_check
+    history = client.get(f"/console/tasks/{price_check}").get_data(as_text=True)
+    assert 'data-action="reminded"' in history and 'data-action="escalated"' in history
+    assert "已发送提醒" in history and "Clerk1 (clerk1), Clerk1B (clerk1b)" in history
+
+
+def test_overdue_follow_up_is_refused_out_of_scope_and_for_tasks_not_overdue(make, client, world):
+    price_check = make.task_id(world.campaign.id, world.s1, "Price check")
+    token = sign_in(client, "sup_east")
+    before = make.row_counts()
+    not_yet = client.post(f"/console/tasks/{price_check}/remind", data={"csrf_token": token})
+    assert "任务已不再逾期" in client.get(not_yet.location).get_data(as_text=True)
+    overdue(make, price_check)
+    client.post("/console/logout", data={"csrf_token": token})
+    token = sign_in(client, "sup_north")
+    for nudge in ("remind", "escalate"):
+        response = client.post(f"/console/tasks/{price_check}/{nudge}", data={"csrf_token": token})
+        assert response.status_code == 403, nudge
+    assert make.row_counts() == before
+
+
+# ---- the numbers that matter ------------------------------------------------------------------
+
+def test_the_campaign_page_shows_rates_attach_uplift_charts_and_named_timezones(make, client, world):
+    """A day into the campaign S001 sold LIP-01 with its pairing LIP-02 in 1 of 2 receipts; the
+    day before, in 1 of 4: attach rate 50.0%, before 25.0%, uplift +100.0%."""
+    make.session.add(ProductPairing(product_id=world.lip.id, paired_product_id=world.gloss.id,
+                                    rank=1, score=0.4, support=12, source="learned"))
+    start = world.campaign.starts_at
+    receipts = {"D1": (1, True), "D2": (1, False), "B1": (-1, True), "B2": (-1, False),
+                "B3": (-1, False), "B4": (-1, False)}
+    for receipt, (day, attached) in receipts.items():
+        sold_at = start + dt.timedelta(hours=3 if day > 0 else -3)
+        skus = [world.lip, world.gloss] if attached else [world.lip]
+        make.session.add_all(SalesLine(transaction_id=receipt, store_id=world.s1.id,
+                                       product_id=product.id, quantity=1, sold_at=sold_at)
+                             for product in skus)
+    make.session.commit()
+    sign_in(client, "admin")
+    page = client.get(f"/console/campaigns/{world.campaign.id}").get_data(as_text=True)
+    assert 'data-figure="attach-rate">50.0%<' in page
+    assert 'data-figure="attach-before">25.0%<' in page
+    assert 'data-figure="attach-uplift">+100.0%<' in page
+    assert 'data-figure="completion">' in page and 'data-figure="on-time">' in page
+    assert 'data-figure="deviation">' in page
+    charts = json.loads(re.search(r'<script type="application/json" id="chart-data">(.*?)</script>',
+                                  page, re.S).group(1))
+    s001 = charts["stores"]["labels"].index("Store S001 (S001)")
+    assert charts["stores"]["attach"][s001] == 0.5 and charts["stores"]["attach_before"][s001] == 0.25
+    assert {"chart-days", "chart-stores", "chart-attach"} <= set(re.findall(r'<canvas id="([\w-]+)"', page))
+    assert "chart.umd.min.js" in page
+    assert f'href="/console/campaigns/{world.campaign.id}/impact"' in page
+    assert re.search(r"\d{2}:\d{2} Asia/Shanghai", page)  # dates name their timezone

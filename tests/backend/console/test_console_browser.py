@@ -19,6 +19,10 @@ import pytest
 import requests
 from werkzeug.serving import make_server
 
+from backend.catalog.models import ProductPairing
+from backend.sales import jobs as sales_jobs
+from backend.sales.models import SalesLine
+from backend.tasks.models import StoreTask
 from seed.demo import tiny_png
 from tests.factories import PASSWORD
 from tests.paths import ROOT
@@ -275,14 +279,28 @@ def test_publish_claim_submit_approve_in_a_real_browser(make, live_server, chrom
     assert len(camera.taken) == 16
 
 
-def test_hq_and_a_supervisor_run_the_operation_in_a_real_browser(make, live_server, chromium,
+def test_hq_and_a_supervisor_run_the_operation_in_a_real_browser(app, make, live_server, chromium,
                                                                 database_url):
     """Console v2: a published campaign changed, a task cancelled, master data added and
     imported, a supervisor's drill-down to a task's history, every new page in both languages."""
     base = live_server
     w = make.world()
     campaign_id = w.campaign.id
+    make.session.add(ProductPairing(product_id=w.lip.id, paired_product_id=w.gloss.id, rank=1,
+                                    score=0.4, support=12, source="learned"))
+    for receipt, hours, attached in (("D1", 3, True), ("D2", 4, False), ("B1", -3, True),
+                                     ("B2", -4, False), ("B3", -5, False)):
+        for product in ([w.lip, w.gloss] if attached else [w.lip]):
+            make.session.add(SalesLine(transaction_id=receipt, store_id=w.s1.id, quantity=1,
+                                       product_id=product.id,
+                                       sold_at=w.campaign.starts_at + dt.timedelta(hours=hours)))
+    overdue_task = make.task_id(campaign_id, w.s3, "Price check")
+    make.session.execute(StoreTask.__table__.update().where(StoreTask.id == overdue_task)
+                         .values(due_at=dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=5)))
     make.session.commit()
+    script = api(base, "POST", "/scripts", api_login(base, "clerk1"), json={
+        "sku": "LIP-01", "locale": "zh-CN", "text": "这支口红显白，搭配 LIP-02 更持久。"})
+    assert script.status_code == 201, script.text
     backend = "postgresql" if database_url.startswith("postgresql") else "sqlite"
     camera = Camera(SCREENSHOTS / backend / "v2")
     blocked = []
@@ -313,12 +331,30 @@ def test_hq_and_a_supervisor_run_the_operation_in_a_real_browser(make, live_serv
     history = page.locator("#history").inner_text()
     assert "已指派" in history and "待领取 → 已领取" in history and "Sup_East" in history
     camera.shoot(page, "02-task-history-zh")
+    page.goto(f"{base}/console/dashboard")
+    overdue_row = page.locator(f"#overdue tr[data-task='{overdue_task}']")
+    overdue_row.locator("button[data-nudge=remind]").click()
+    page.wait_for_load_state("networkidle")
+    assert "已提醒 Clerk3 (clerk3)" in page.locator(".flash").inner_text()
+    page.locator(f"#overdue tr[data-task='{overdue_task}'] button[data-nudge=escalate]").click()
+    page.wait_for_load_state("networkidle")
+    assert "已上报给 Admin (admin)" in page.locator(".flash").inner_text()
+    camera.shoot(page, "02b-dashboard-overdue-followed-up-zh")
+    page.goto(f"{base}/console/tasks/{overdue_task}")
+    history = page.locator("#history").inner_text()
+    assert "已发送提醒" in history and "已上报" in history and "clerk3" in history
+    camera.shoot(page, "02c-overdue-task-history-zh")
 
     # ---- HQ, in Chinese: the published campaign's life ------------------------------------
     hq = chromium.new_context(locale="zh-CN", viewport=LAPTOP)
     page = watch(hq.new_page())
     sign_in(page, base, "admin")
     page.goto(f"{base}/console/campaigns/{campaign_id}")
+    assert page.locator("[data-figure=attach-rate]").first.inner_text() == "50.0%"
+    assert page.locator("[data-figure=attach-uplift]").first.inner_text() == "+50.0%"
+    page.wait_for_function("() => ['chart-days', 'chart-stores', 'chart-attach'].every("
+                           "id => Chart.getChart(document.getElementById(id)))")
+    assert page.locator("#impact-link").count() == 1
     page.click("#campaign-actions summary")
     camera.shoot(page, "03-campaign-published-zh")
     page.locator("a.edit-template").first.click()
@@ -368,6 +404,23 @@ def test_hq_and_a_supervisor_run_the_operation_in_a_real_browser(make, live_serv
     page.wait_for_load_state("networkidle")
     assert "王芳" in page.locator("tr[data-user='clerk_s101_1']").inner_text()
     camera.shoot(page, "08-users-zh")
+    people = ("username,display_name,role,store,regions,locale,password\n"
+              "clerk_s101_2,李雷,clerk,S101,,zh-CN,first-password-1\n"
+              "sup_x,韩梅梅,supervisor,,,zh-CN,first-password-2\n")
+    page.set_input_files("#user-import input[type=file]", files=[{
+        "name": "people.csv", "mimeType": "text/csv", "buffer": people.encode()}])
+    page.click("#user-import button[type=submit]")
+    page.wait_for_load_state("networkidle")
+    assert "第 3 行" in page.locator("#user-import #form-errors").inner_text()
+    assert page.locator("tr[data-user='clerk_s101_2']").count() == 0
+    camera.shoot(page, "08b-users-import-errors-zh")
+    page.set_input_files("#user-import input[type=file]", files=[{
+        "name": "people.csv", "mimeType": "text/csv",
+        "buffer": people.replace(",,,zh-CN,first-password-2", ",,EAST,zh-CN,first-password-2").encode()}])
+    page.click("#user-import button[type=submit]")
+    page.wait_for_load_state("networkidle")
+    assert "2 人新增" in page.locator(".flash").inner_text()
+    assert page.locator("tr[data-user='sup_x']").count() == 1
     page.click("nav a[href$='/console/products']")
     page.set_input_files("#product-import input[type=file]", files=[{
         "name": "products.csv", "mimeType": "text/csv",
@@ -391,10 +444,33 @@ def test_hq_and_a_supervisor_run_the_operation_in_a_real_browser(make, live_serv
                    "T1,S001,SER-1,1,2026-11-11T10:00:00+08:00\n"
                    "T2,S999,LIP-01,1,2026-11-11T10:00:00+08:00\n").encode()}])
     page.click("#sales-form button[type=submit]")
-    page.wait_for_load_state("networkidle")
+    page.wait_for_selector("#sales-progress[data-status=queued]")
+    assert "已处理 0 / 3 行" in page.locator("#sales-progress").inner_text()
+    camera.shoot(page, "10a-sales-queued-zh")
+    assert sales_jobs.run_waiting(app.extensions["zhida.sessionmaker"], worker_id="browser") == 1
+    page.wait_for_selector("#sales-progress[data-status=done]", timeout=10_000)  # htmx polled
     assert page.locator("[data-figure=imported]").inner_text() == "2"
     assert page.locator("[data-figure=rejected]").inner_text() == "1"
     camera.shoot(page, "10-sales-report-zh")
+    sales_page = page.url
+
+    # ---- HQ: pins a pairing and approves a clerk's script --------------------------------
+    page.goto(f"{base}/console/products/LIP-01")
+    page.fill("#pin-form input[name=other]", "SER-1")
+    page.click("#pin-form button[type=submit]")
+    page.wait_for_load_state("networkidle")
+    assert page.locator("tr[data-pairing='SER-1'][data-source=pinned]").count() == 1
+    assert "总部置顶" in page.locator("tr[data-pairing='SER-1']").inner_text()
+    camera.shoot(page, "10b-product-pairing-pinned-zh")
+    page.click("nav a[href$='/console/scripts']")
+    card = page.locator(f"article.script[data-script='{script.json()['id']}']")
+    assert "这支口红显白" in card.inner_text()
+    camera.shoot(page, "10c-scripts-queue-zh")
+    card.locator("button[value=approve]").click()
+    page.wait_for_load_state("networkidle")
+    assert "已通过" in page.locator(".flash").inner_text()
+    ranked = api(base, "GET", "/scripts?sku=LIP-01&locale=zh-CN", api_login(base, "clerk1")).json()
+    assert [item["id"] for item in ranked] == [script.json()["id"]]
     page.goto(f"{base}/console/regions")
     camera.shoot(page, "11-regions-zh")
 
@@ -411,7 +487,12 @@ def test_hq_and_a_supervisor_run_the_operation_in_a_real_browser(make, live_serv
                        ("16-stores-en", "/console/stores"), ("17-store-edit-en", "/console/stores/S101/edit"),
                        ("18-users-en", "/console/users"), ("19-user-edit-en", "/console/users/clerk_s101_1/edit"),
                        ("20-products-en", "/console/products"), ("21-sales-en", "/console/sales"),
-                       ("22-regions-en", "/console/regions")]:
+                       ("22-regions-en", "/console/regions"),
+                       ("22a-sales-import-en", sales_page.replace(base, "")),
+                       ("22b-product-en", "/console/products/LIP-01"),
+                       ("22c-scripts-en", "/console/scripts?status=approved"),
+                       ("22d-dashboard-en", "/console/dashboard"),
+                       ("22e-overdue-task-en", f"/console/tasks/{overdue_task}")]:
         page.goto(base + path)
         assert "Stores" in page.locator("header nav").inner_text(), path
         camera.shoot(page, name)
@@ -431,4 +512,4 @@ def test_hq_and_a_supervisor_run_the_operation_in_a_real_browser(make, live_serv
     for context in (hq, supervisor):
         context.close()
     print(f"\nconsole v2 screenshots ({backend}): {camera.folder}")
-    assert len(camera.taken) == 26
+    assert len(camera.taken) == 37

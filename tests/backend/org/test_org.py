@@ -55,6 +55,20 @@ def test_deactivating_a_user_cuts_access(make, client):
     assert client.post("/api/v1/auth/refresh", json={"refresh_token": token["refresh_token"]}).status_code == 401
 
 
+def test_a_role_change_needs_the_new_roles_binding_and_signs_the_person_out(make, client):
+    w = make.world()
+    token = client.post("/api/v1/auth/login", json={"username": "clerk1", "password": PASSWORD}).json
+    alone = client.patch("/api/v1/users/clerk1", json={"role": "supervisor"}, headers=w.h["admin"])
+    assert alone.status_code == 422 and "store" in alone.json["errors"]
+    assert client.get("/api/v1/users/clerk1", headers=w.h["admin"]).json["role"] == "clerk"
+    moved = client.patch("/api/v1/users/clerk1", headers=w.h["admin"], json={
+        "role": "supervisor", "store": None, "regions": ["NORTH"]})
+    assert moved.status_code == 200, moved.json
+    assert (moved.json["role"], moved.json["store"], moved.json["regions"]) == ("supervisor", None, ["NORTH"])
+    me = client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {token['access_token']}"})
+    assert me.status_code == 401
+
+
 def test_clerk_sees_own_store_and_region_only(make, client):
     w = make.world()
     regions = client.get("/api/v1/regions", headers=w.h["clerk1"]).json
