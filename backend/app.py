@@ -15,6 +15,7 @@ from backend import changefeed, db, migrate, security_headers
 from backend.analytics import replica as analytics_replica
 from backend.auth.throttle import SignInThrottle, ThrottleRules
 from backend.common.json_body import BoundedFlaskParser, BoundedJSONProvider
+from backend.common.schemas import ErrorSchema
 from backend.errors import register_error_handlers
 
 API_PREFIX = "/api/v1"
@@ -27,6 +28,12 @@ class BoundedIntConverter(IntegerConverter):
     def __init__(self, map, *args, **kwargs):
         kwargs.setdefault("max", 2**63 - 1)
         super().__init__(map, *args, **kwargs)
+
+
+class ZhidaApi(Api):
+    """flask-smorest's Api publishing our error shape (SPEC §9) as the `Error` component."""
+
+    ERROR_SCHEMA = ErrorSchema
 
 
 class ZhidaFlask(Flask):
@@ -110,7 +117,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["TRUSTED_PROXIES"])
     changefeed.install()
 
-    api = Api(app)
+    api = ZhidaApi(app)
     from backend.analytics.routes import blp as analytics_blp
     from backend.auth.api_key_routes import blp as api_keys_blp
     from backend.auth.routes import blp as auth_blp
@@ -161,6 +168,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(clerk_app_bp)
 
     register_error_handlers(app)
+    from backend.console.web import install_routing_errors
+    install_routing_errors(app)  # console addresses that match no route answer in HTML
     _limit_body_size(app)
     security_headers.install(app)
     _register_health(app)

@@ -88,16 +88,20 @@ class TooManyRequests(DomainError):
 
 def error_body(status_code: int, error: str, message: str, errors: dict | None = None,
                **details) -> dict:
-    """The one error shape: code, status, error, message, errors (+ entity details)."""
+    """The one error shape: code, status, error, message, errors and details, always present.
+
+    An error's details (held_by, current_version, …) are also repeated at the top level, where
+    clients read them; the envelope's own names are never overwritten.
+    """
     body = {
         "code": status_code,
         "status": HTTP_STATUS_CODES.get(status_code, "Error"),
         "error": error,
         "message": message,
+        "errors": errors or {},
+        "details": details,
     }
-    if errors:
-        body["errors"] = errors
-    body.update(details)
+    body.update({key: value for key, value in details.items() if key not in body})
     return body
 
 
@@ -128,54 +132,58 @@ def is_transient(exc: OperationalError) -> bool:
     return any(word in message for word in _TRANSIENT_SQLITE) or "connection" in message
 
 
+def _respond(body: dict, headers: dict | None = None):
+    response = jsonify(body)
+    response.status_code = body["code"]
+    for key, value in (headers or {}).items():
+        response.headers[key] = value
+    return response
+
+
+def http_error_response(exc: HTTPException):
+    """A werkzeug/webargs HTTP error (404, 405, 413, 422 …) in the SPEC §9 JSON shape."""
+    data = getattr(exc, "data", None) or {}
+    errors = data.get("errors") or data.get("messages")
+    message = data.get("message") or exc.description or exc.name
+    if exc.code == 422:
+        message = "The request has invalid or unknown fields."
+        errors = _flatten_locations(errors or {})
+    elif exc.code == 413:
+        message = "The request body is larger than this endpoint accepts."
+    body = error_body(exc.code, DEFAULT_ERROR_CODES.get(exc.code, "http_error"), message, errors)
+    return _respond(body, data.get("headers"))
+
+
 def register_error_handlers(app: Flask) -> None:
     """Turn every exception into the SPEC §9 JSON shape; nothing escapes as HTML or a bare 500."""
 
-    def respond(body: dict, headers: dict | None = None):
-        response = jsonify(body)
-        response.status_code = body["code"]
-        for key, value in (headers or {}).items():
-            response.headers[key] = value
-        return response
-
     @app.errorhandler(DomainError)
     def _domain(exc: DomainError):
-        return respond(error_body(exc.status_code, exc.error, exc.message, exc.errors, **exc.details),
+        return _respond(error_body(exc.status_code, exc.error, exc.message, exc.errors, **exc.details),
                        getattr(exc, "headers", None))
 
-    @app.errorhandler(HTTPException)
-    def _http(exc: HTTPException):
-        data = getattr(exc, "data", None) or {}
-        errors = data.get("errors") or data.get("messages")
-        message = data.get("message") or exc.description or exc.name
-        if exc.code == 422:
-            message = "The request has invalid or unknown fields."
-            errors = _flatten_locations(errors or {})
-        elif exc.code == 413:
-            message = "The request body is larger than this endpoint accepts."
-        body = error_body(exc.code, DEFAULT_ERROR_CODES.get(exc.code, "http_error"), message, errors)
-        return respond(body, data.get("headers"))
+    app.register_error_handler(HTTPException, http_error_response)
 
     @app.errorhandler(IntegrityError)
     def _integrity(exc: IntegrityError):
         log.info("integrity error turned into 409: %s", exc.orig)
-        return respond(error_body(409, "conflict", "The change conflicts with existing data."))
+        return _respond(error_body(409, "conflict", "The change conflicts with existing data."))
 
     @app.errorhandler(DataError)
     def _data(exc: DataError):
         log.info("data error turned into 422: %s", exc.orig)
-        return respond(error_body(422, "invalid_value", "A value is out of the accepted range."))
+        return _respond(error_body(422, "invalid_value", "A value is out of the accepted range."))
 
     @app.errorhandler(OperationalError)
     def _operational(exc: OperationalError):
         if not is_transient(exc):  # a statement that can never succeed: a bug, not "retry"
             log.exception("database error that no retry can fix")
-            return respond(error_body(500, "internal_error", "An unexpected error occurred."))
+            return _respond(error_body(500, "internal_error", "An unexpected error occurred."))
         log.warning("transient database error: %s", exc.orig)
-        return respond(error_body(503, "unavailable", "The database is busy; retry shortly."),
+        return _respond(error_body(503, "unavailable", "The database is busy; retry shortly."),
                        {"Retry-After": "1"})
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
         log.exception("unhandled error")
-        return respond(error_body(500, "internal_error", "An unexpected error occurred."))
+        return _respond(error_body(500, "internal_error", "An unexpected error occurred."))

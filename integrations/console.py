@@ -11,7 +11,7 @@ from werkzeug.datastructures import MultiDict
 
 from backend import db
 from backend.auth.policy import HQ, allow_signed_in, current_user
-from backend.console.web import console_blueprint, error_sentence, render
+from backend.console.web import console_blueprint, error_sentence, page_number, render
 from backend.errors import Conflict, ValidationFailed
 from integrations import service
 from integrations.models import DELIVERY_STATES, EVENT_TYPES
@@ -80,7 +80,7 @@ def webhook_deliveries(endpoint_id):
     """An endpoint's deliveries, newest first, with every attempt."""
     state = request.args.get("state")
     state = state if state in DELIVERY_STATES else None
-    page = max(1, min(request.args.get("page", 1, type=int), 1_000_000))
+    page = page_number()
     session = db.session()
     return render("webhook.html", endpoint=service.get_endpoint(session=session, endpoint_id=endpoint_id),
                   listed=service.list_deliveries(session=session, endpoint_id=endpoint_id, page=page,

@@ -1,4 +1,4 @@
-"""`flask --app wsgi worker` and `flask --app wsgi notify fake-fcm`."""
+"""`flask --app wsgi worker`, `flask --app wsgi notify deliveries` and `notify fake-fcm`."""
 
 import json
 
@@ -6,6 +6,8 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
+from backend import db
+from notifications import service
 from notifications.worker import Worker
 
 
@@ -24,6 +26,18 @@ def register_notifications_cli(app: Flask) -> None:
         worker.run_forever()
 
     group = AppGroup("notify", help="Notification tools.")
+
+    @group.command("deliveries")
+    @click.option("--user", "username", required=True, help="Whose pushes.")
+    @click.option("--last", "limit", default=5, show_default=True, type=click.IntRange(1, 1000))
+    def deliveries_command(username, limit):
+        """The user's latest pushes, newest first: state, next attempt, provider id, title."""
+        session = db.new_session()
+        try:
+            for row in service.recent_deliveries(session=session, username=username, limit=limit):
+                click.echo(json.dumps(row, ensure_ascii=False))
+        finally:
+            session.close()
 
     @group.command("fake-fcm")
     @click.option("--port", default=8765, show_default=True)

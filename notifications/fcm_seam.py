@@ -3,7 +3,7 @@ another FCM endpoint (the local imitation in tests, benchmarks and demos).
 
 firebase-admin has no public setting for the FCM URL (the OAuth token URL, by contrast, is
 the service account's public ``token_uri``). This relies on private names of firebase-admin
-7.7.0 (pinned in requirements.txt); tests/test_notifications_fcm.py fails loudly if an upgrade
+7.7.0 (pinned in requirements.txt); tests/notifications/test_notifications_fcm.py fails loudly if an upgrade
 removes them, and so does ``point_at`` itself.
 """
 

@@ -50,7 +50,7 @@ def nudge_overdue(*, session: Session, actor: User, task_id: int, nudge: str) ->
     policy.ensure_can_manage_store(actor, task.store)
     now = utcnow()
     if not task.is_overdue(now):
-        raise Conflict("The task is not overdue.", error="not_overdue", status=task.status)
+        raise Conflict("The task is not overdue.", error="not_overdue", current_status=task.status)
     recipients = _recipients(session, actor, task, nudge)
     if not recipients:
         raise Conflict("Nobody to notify.", error="nobody_to_notify")

@@ -117,3 +117,23 @@ def read_and_render(*, session: Session, actor: User, notification_id: int) -> d
     """Mark read, then the notification as the inbox shows it."""
     notification = mark_read(session=session, actor=actor, notification_id=notification_id)
     return inbox_items(session=session, notifications=[notification], locale=actor.locale)[0]
+
+
+def recent_deliveries(*, session: Session, username: str, limit: int) -> list[dict]:
+    """The user's latest pushes, newest first, as an operator reads them (`flask notify
+    deliveries`): state, when the next attempt is due (quiet hours push it to the morning), the
+    provider's message id and the message's title."""
+    rows = session.execute(
+        select(Delivery).join(Device, Device.id == Delivery.device_id)
+        .join(User, User.id == Device.user_id).where(User.username == username)
+        .order_by(Delivery.id.desc()).limit(limit)).scalars()
+    return [{"id": row.id, "state": row.state, "attempts": row.attempts,
+             "next_attempt_at": row.next_attempt_at.isoformat() if row.next_attempt_at else None,
+             "provider_message_id": row.provider_message_id,
+             "title": _title(row.payload)} for row in rows]
+
+
+def _title(message: dict | None) -> str | None:
+    """The title of a recorded FCM message ({"message": {...}} or the message itself)."""
+    message = (message or {}).get("message", message or {})
+    return (message.get("notification") or {}).get("title")

@@ -173,7 +173,7 @@ def _refuse_or_rescan(session: Session, actor: User, task: _TaskForClaim) -> Cla
                            created=False, username=actor.username, claimed_at=mine.claimed_at)
     if task.status in NOT_CLAIMABLE_TASK or task.campaign_status in NOT_CLAIMABLE_CAMPAIGN:
         raise Conflict(f"The task is {task.status} (campaign {task.campaign_status}); it cannot be claimed.",
-                       error="task_not_claimable", status=task.status,
+                       error="task_not_claimable", current_status=task.status,
                        campaign_status=task.campaign_status)
     raise Conflict("The task already has all the claimants it allows.", error="task_already_claimed",
                    held_by=[{"username": c.username, "claimed_at": c.claimed_at.isoformat()}

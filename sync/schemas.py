@@ -173,7 +173,7 @@ ARG_SCHEMAS = {
 # schemas above would load to exactly the same value (plain JSON types, every argument present,
 # no unknown key, the schemas' own validators) and returns None for anything else, which then
 # goes through the schemas — so every error a client sees still comes from them
-# (tests/test_sync_schemas_fast.py holds the two paths equal).
+# (tests/sync/test_sync_schemas_fast.py holds the two paths equal).
 
 _ARG_FIELDS = {name: ARG_SCHEMAS[name].fields for name in
                ("set_checklist_item", "record_sale", "add_note", "attach_photo")}

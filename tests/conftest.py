@@ -16,11 +16,28 @@ import outbox.models  # noqa: F401
 import rules.models  # noqa: F401
 import sync.models  # noqa: F401
 from backend.db import Base, build_engine
-from tests import pg_server
+from tests import openapi_contract, pg_server
 from tests.factories import Factory
 
 BACKENDS = ["sqlite", "postgresql"]
 REQUIRE_POSTGRES = os.environ.get("ZHIDA_REQUIRE_POSTGRES") == "1"
+# A file to list OpenAPI violations in, instead of failing the tests that met them (a survey).
+OPENAPI_SURVEY = os.environ.get("ZHIDA_OPENAPI_SURVEY")
+
+
+@pytest.fixture(autouse=True)
+def api_answers_match_the_published_spec(request):
+    """Fails a test that received an API answer its published OpenAPI does not describe."""
+    openapi_contract.violations.clear()
+    yield
+    found = list(dict.fromkeys(openapi_contract.violations))
+    openapi_contract.violations.clear()
+    if found and OPENAPI_SURVEY:
+        with open(OPENAPI_SURVEY, "a", encoding="utf-8") as survey:
+            survey.writelines(f"{request.node.nodeid}\t{line}\n" for line in found)
+    elif found:
+        pytest.fail("answers that /api/v1/openapi.json does not describe:\n" + "\n".join(found[:20]),
+                    pytrace=False)
 
 
 @pytest.fixture(scope="session")
@@ -86,8 +103,26 @@ def app(database_url):
     # Quiet hours follow the wall clock; the tests of them set their own clock and settings.
     app = create_app({"DATABASE_URL": database_url, "SECRET_KEY": "test-secret-key-that-is-long-enough-32b",
                       "TESTING": True, "NOTIFY_QUIET_HOURS": "off"})
+    app.test_client_class = openapi_contract.RecordingClient
     yield app
     app.extensions["zhida.engine"].dispose()
+
+
+@pytest.fixture(scope="module")
+def plain_app(tmp_path_factory):
+    """An app for what needs no data (the route table, the spec, static files, page shells):
+    built once per module, on an empty SQLite file, so such tests run once, not per database."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('plain') / 'empty.sqlite3'}"
+    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "test-secret-key-that-is-long-enough-32b",
+                      "TESTING": True})
+    app.test_client_class = openapi_contract.RecordingClient
+    yield app
+    app.extensions["zhida.engine"].dispose()
+
+
+@pytest.fixture
+def plain_client(plain_app):
+    return plain_app.test_client()
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from backend.auth.passwords import hash_password
 from backend.auth.tokens import issue_access_token
 from backend.campaigns import service as campaigns
 from backend.catalog.models import Product
-from backend.db import utcnow
+from backend.db import Base, utcnow
 from backend.org.models import Region, Store, User
 
 PASSWORD = "password-123"
@@ -94,8 +94,14 @@ class Factory:
         finally:
             self.session.commit()
 
-    def count(self, model) -> int:
-        return self.scalar(select(func.count()).select_from(model))
+    def count(self, model, *where) -> int:
+        """Rows of a table or model (matching the conditions), read in a fresh transaction."""
+        self.session.commit()
+        return self.scalar(select(func.count()).select_from(model).where(*where))
+
+    def row_counts(self) -> dict[str, int]:
+        """Rows per table: equal before and after a refused request proves it wrote nothing."""
+        return {table.name: self.count(table) for table in Base.metadata.sorted_tables}
 
     def world(self) -> SimpleNamespace:
         """Two regions, three stores, a user of every kind, products, a published campaign."""

@@ -22,6 +22,8 @@ class ExecutionViews(MethodView):
     @allow(HQ, SUPERVISOR)
     @blp.arguments(ExecutionQuerySchema, location="query")
     @blp.response(200, ExecutionSchema, headers=LAG)
+    @blp.doc(responses={200: {"content": {"text/csv": {"schema": {
+        "type": "string", "description": "format=csv: one row per group"}}}}})
     def get(self, query):
         """Execution rates per region, store, clerk or day (JSON or CSV)"""
         output = query.pop("format")

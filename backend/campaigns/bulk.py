@@ -92,7 +92,7 @@ def import_tasks(*, session: Session, actor: User, campaign_id: int, text: str) 
     campaign = campaign_by_id(session, campaign_id, lock=True)
     if campaign.status not in OPEN_FOR_IMPORT:
         raise Conflict(f"Tasks cannot be added to a {campaign.status} campaign.",
-                       error="campaign_not_open", status=campaign.status)
+                       error="campaign_not_open", current_status=campaign.status)
     stores = dict(session.execute(select(Store.code, Store.id)).all())
     try:
         rows, errors = _parse(text, stores)

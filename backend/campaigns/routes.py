@@ -5,7 +5,7 @@ from flask_smorest import Blueprint
 
 from backend import db
 from backend.auth.policy import ANY_ROLE, HQ, allow, current_user
-from backend.common.uploads import read_text_body
+from backend.common.uploads import csv_upload_doc, read_text_body
 from backend.campaigns import bulk, service
 from backend.campaigns.schemas import (CampaignCreateSchema, CampaignPageSchema, CampaignQuerySchema,
                                        CampaignSchema, CampaignStateChangeSchema,
@@ -116,6 +116,7 @@ class CampaignCloseViews(MethodView):
 @blp.route("/<int:campaign_id>/tasks/import")
 class CampaignTaskImportViews(MethodView):
     @allow(HQ)
+    @blp.doc(**csv_upload_doc("store_code,title,instructions,kind,due_at"))
     @blp.response(200, TaskImportResultSchema)
     def post(self, campaign_id):
         """Add store-specific tasks from CSV (store_code,title,instructions,kind,due_at)"""

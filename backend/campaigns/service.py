@@ -115,7 +115,7 @@ def update_campaign(*, session: Session, actor: User, campaign_id: int, changes:
     _check_version(campaign.version, changes.pop("version"), "campaign")
     if campaign.status in FINAL_STATUSES + ("closed",):
         raise Conflict(f"A {campaign.status} campaign cannot be edited.", error="campaign_locked",
-                       status=campaign.status)
+                       current_status=campaign.status)
     if campaign.status != "draft":
         locked = sorted(set(changes) & set(DRAFT_ONLY_FIELDS))
         if locked:
@@ -174,7 +174,7 @@ def update_template(*, session: Session, actor: User, campaign_id: int, template
     campaign = campaign_by_id(session, campaign_id, lock=True)
     if campaign.status in ("closed", "cancelled"):
         raise Conflict(f"A {campaign.status} campaign cannot be edited.", error="campaign_locked",
-                       status=campaign.status)
+                       current_status=campaign.status)
     template = template_by_id(session, campaign, template_id)
     _check_version(template.version, changes.pop("version"), "template")
     if "due_in_hours" in changes:
@@ -287,7 +287,7 @@ def publish(*, session: Session, actor: User, campaign_id: int) -> dict:
     campaign = campaign_by_id(session, campaign_id, lock=True)
     if campaign.status not in PUBLISHABLE:
         raise Conflict(f"A {campaign.status} campaign cannot be published.",
-                       error="campaign_not_publishable", status=campaign.status)
+                       error="campaign_not_publishable", current_status=campaign.status)
     if not campaign.templates:
         raise ValidationFailed("Add at least one task before publishing.",
                                errors={"tasks": ["At least one task is required."]})
@@ -331,7 +331,7 @@ def cancel(*, session: Session, actor: User, campaign_id: int, reason: str = "")
     campaign = campaign_by_id(session, campaign_id, lock=True)
     if campaign.status in ("cancelled", "closed"):
         raise Conflict(f"The campaign is already {campaign.status}.", error="invalid_transition",
-                       status=campaign.status)
+                       current_status=campaign.status)
     now = utcnow()
     live = session.execute(select(StoreTask.id, StoreTask.status).where(
         StoreTask.campaign_id == campaign.id, StoreTask.status.not_in(FINAL_STATUSES))
@@ -365,7 +365,7 @@ def close(*, session: Session, actor: User, campaign_id: int) -> dict:
     campaign = campaign_by_id(session, campaign_id, lock=True)
     if campaign.status not in ("scheduled", "live"):
         raise Conflict(f"Only a published campaign can be closed; this one is {campaign.status}.",
-                       error="invalid_transition", status=campaign.status)
+                       error="invalid_transition", current_status=campaign.status)
     now = utcnow()
     audit.record(session, entity="campaign", entity_id=campaign.id, action="closed", actor=actor,
                  before={"status": campaign.status}, after={"status": "closed"}, at=now)

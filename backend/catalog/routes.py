@@ -8,7 +8,7 @@ from backend.auth.policy import ANY_ROLE, HQ, allow, current_user
 from backend.catalog import service
 from backend.catalog.schemas import (ImportResultSchema, ProductCreateSchema, ProductPageSchema,
                                      ProductQuerySchema, ProductSchema, ProductUpdateSchema)
-from backend.common.uploads import read_text_body
+from backend.common.uploads import csv_upload_doc, read_text_body
 
 blp = Blueprint("catalog", __name__, url_prefix="/api/v1/products", description="Product catalog")
 
@@ -33,6 +33,7 @@ class ProductViews(MethodView):
 @blp.route("/import")
 class ProductImportViews(MethodView):
     @allow(HQ)
+    @blp.doc(**csv_upload_doc("sku,name,category,brand,price[,attributes]"))
     @blp.response(200, ImportResultSchema)
     def post(self):
         """Import products from CSV (sku,name,category,brand,price[,attributes])"""

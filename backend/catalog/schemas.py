@@ -7,8 +7,10 @@ from backend.common.schemas import PageQuerySchema, StrictSchema, Text, finite_j
 
 SKU = dict(validate=validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$",
                                     error="Use 1-64 letters, digits, '_', '-' or '.'."))
-PRICE = dict(places=2, as_string=False,
-             validate=validate.Range(min=0, max=10_000_000))
+# The bounds are restated as metadata: apispec would publish them as the field serializes
+# them, a Decimal, which JSON writes as the strings "0.00" and "10000000.00".
+PRICE = dict(places=2, as_string=False, validate=validate.Range(min=0, max=10_000_000),
+             metadata={"minimum": 0, "maximum": 10_000_000})
 
 
 class ProductCreateSchema(StrictSchema):

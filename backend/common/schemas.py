@@ -79,3 +79,44 @@ def page_schema(item_schema: type[ma.Schema], name: str) -> type[ma.Schema]:
         },
         name=name,
     )
+
+
+class HeldBySchema(ma.Schema):
+    """One claimant of a task a claim lost to."""
+
+    username = ma.fields.String(required=True)
+    claimed_at = ma.fields.String(required=True)
+
+
+class ErrorSchema(ma.Schema):
+    """Every error answer (SPEC §9): the stable code, a sentence, per-field errors, details.
+
+    `details` holds what a particular error adds about the entity (as a sync rejection's does);
+    the same entries also stand at the top level, where their names are declared below.
+    """
+
+    code = ma.fields.Integer(required=True, metadata={"description": "HTTP status code"})
+    status = ma.fields.String(required=True, metadata={"description": "HTTP status name"})
+    error = ma.fields.String(required=True, metadata={"description": "Stable machine code"})
+    message = ma.fields.String(required=True, metadata={"description": "Human sentence"})
+    errors = ma.fields.Dict(required=True, metadata={
+        "description": "Messages per field ({} when none)"})
+    details = ma.fields.Dict(required=True, metadata={
+        "description": "What this error adds about the entity ({} when nothing)"})
+    held_by = ma.fields.List(ma.fields.Nested(HeldBySchema),
+                             metadata={"description": "task_already_claimed: the claimants"})
+    since = ma.fields.String(allow_none=True,
+                             metadata={"description": "task_already_claimed: first claim time"})
+    current_status = ma.fields.String(metadata={"description": "The entity's status that refused"})
+    campaign_status = ma.fields.String(metadata={"description": "The campaign's status"})
+    current_version = ma.fields.Integer(metadata={"description": "version_conflict: the version now"})
+    last_mutation_id = ma.fields.Integer(metadata={"description": "mutation_gap: the last applied"})
+    store = ma.fields.String(metadata={"description": "wrong_store: the task's store"})
+    scopes = ma.fields.List(ma.fields.String(),
+                            metadata={"description": "forbidden_scope: the API key's scopes"})
+    reason = ma.fields.String(allow_none=True,
+                              metadata={"description": "endpoint_disabled: why it was disabled"})
+    script_id = ma.fields.Integer(metadata={"description": "The script concerned"})
+    script_status = ma.fields.String(metadata={"description": "The script's status"})
+    retry_after = ma.fields.Integer(metadata={"description": "rate_limited: seconds to wait"})
+    expired_at = ma.fields.String(metadata={"description": "qr_expired: when the code expired"})

@@ -40,6 +40,32 @@ def text_body_stream(*content_types: str) -> TextIO:
     return io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
 
 
+def csv_upload_doc(columns: str) -> dict:
+    """The OpenAPI request body of a CSV upload, for `@blp.doc(**csv_upload_doc(...))`."""
+    return {"requestBody": {
+        "required": True,
+        "description": f"UTF-8 CSV with a header line: {columns}",
+        "content": {
+            "text/csv": {"schema": {"type": "string"}},
+            "multipart/form-data": {"schema": {
+                "type": "object", "required": ["file"],
+                "properties": {"file": {"type": "string", "format": "binary"}}}},
+        },
+    }}
+
+
+IMAGE_TYPES = ("image/jpeg", "image/png", "image/webp")
+
+
+def image_upload_doc() -> dict:
+    """The OpenAPI request body of a raw photo upload."""
+    return {"requestBody": {
+        "required": True,
+        "description": "The photo's bytes; their SHA-256 is the path's name",
+        "content": {kind: {"schema": {"type": "string", "format": "binary"}} for kind in IMAGE_TYPES},
+    }}
+
+
 def read_upload(*content_types: str) -> tuple[bytes, str]:
     """The raw bytes of an upload (raw body or the form's 'file' part) and its file name."""
     if request.mimetype == "multipart/form-data":

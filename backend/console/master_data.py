@@ -15,7 +15,7 @@ from backend.auth.policy import HQ, SUPERVISOR, allow_signed_in, current_user
 from backend.catalog import service as catalog
 from backend.common.uploads import read_text_body, read_upload
 from backend.console import forms, master_forms, messages
-from backend.console.web import console_blueprint, error_sentence, render
+from backend.console.web import console_blueprint, error_sentence, page_number, render
 from backend.errors import Conflict, DomainError, NotFound, ValidationFailed
 from backend.org import service as org
 from backend.org import user_import
@@ -32,10 +32,6 @@ def _errors(exc: DomainError) -> dict:
     errors = forms.flatten_errors(messages.translate_nested(exc.errors)) if exc.errors else {}
     errors["form"] = error_sentence(exc.error, exc.message)
     return errors
-
-
-def _page_number() -> int:
-    return max(1, min(request.args.get("page", 1, type=int), 1_000_000))
 
 
 # ---- regions ------------------------------------------------------------------------------
@@ -73,7 +69,7 @@ def region_create():
 def _stores_page(form, errors: dict, status: int = 200):
     q = request.args.get("q", "").strip()[:100] or None
     region = request.args.get("region") or None
-    listed = org.list_stores(session=db.session(), actor=current_user(), page=_page_number(),
+    listed = org.list_stores(session=db.session(), actor=current_user(), page=page_number(),
                              page_size=50, region=region, q=q)
     return render("stores.html", status, form=form, errors=errors, listed=listed, q=q,
                   region=region, timezones=COMMON_TIMEZONES,
@@ -131,7 +127,7 @@ def store_edit(code):
 def _users_page(form, errors: dict, status: int = 200, import_errors: dict | None = None):
     role = request.args.get("role")
     role = role if role in ROLES else None
-    listed = org.list_users(session=db.session(), actor=current_user(), page=_page_number(),
+    listed = org.list_users(session=db.session(), actor=current_user(), page=page_number(),
                             page_size=50, role=role, store=request.args.get("store") or None)
     return render("users.html", status, form=form, errors=errors, listed=listed, role=role,
                   roles=ROLES, locales=LOCALES, import_errors=import_errors or {},
@@ -205,7 +201,7 @@ def user_edit(username):
 def _products_page(report=None, errors: dict | None = None, status: int = 200):
     q = request.args.get("q", "").strip()[:100] or None
     listed = catalog.list_products(session=db.session(), actor=current_user(),
-                                   page=_page_number(), page_size=50, q=q)
+                                   page=page_number(), page_size=50, q=q)
     return render("products.html", status, listed=listed, q=q, report=report,
                   errors=errors or {})
 

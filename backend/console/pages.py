@@ -73,7 +73,7 @@ def editable_campaign(*, session: Session, actor: User, campaign_id: int):
     campaign = campaigns.get_campaign(session=session, actor=actor, campaign_id=campaign_id)
     if campaign.status != "draft":
         raise Conflict("Only draft campaigns are edited in the console.",
-                       error="campaign_published", status=campaign.status)
+                       error="campaign_published", current_status=campaign.status)
     return campaign
 
 
@@ -82,7 +82,7 @@ def campaign_targeting(*, session: Session, actor: User, campaign_id: int) -> di
     campaign = campaigns.get_campaign(session=session, actor=actor, campaign_id=campaign_id)
     if campaign.status in ("closed", "cancelled"):
         raise Conflict("A closed or cancelled campaign cannot be edited.",
-                       error="campaign_locked", status=campaign.status)
+                       error="campaign_locked", current_status=campaign.status)
     return {"campaign": campaign, **campaign_form_choices(session=session, actor=actor)}
 
 
@@ -105,7 +105,7 @@ def template_edit(*, session: Session, actor: User, campaign_id: int, template_i
     campaign = impact["template"].campaign
     if campaign.status in ("closed", "cancelled"):
         raise Conflict("A closed or cancelled campaign cannot be edited.",
-                       error="campaign_locked", status=campaign.status)
+                       error="campaign_locked", current_status=campaign.status)
     return {"campaign": campaign, **impact}
 
 

@@ -22,8 +22,8 @@ from backend.campaigns import service as campaigns
 from backend.campaigns.models import CAMPAIGN_STATUSES, TASK_KINDS
 from backend.console import forms, messages, pages
 from backend.console.i18n import LANGUAGE_COOKIE, LANGUAGES
-from backend.console.web import (console_blueprint, csv_headers, error_sentence, render,
-                                 safe_next)
+from backend.console.web import (console_blueprint, csv_headers, error_sentence, page_number,
+                                 query_id, render, safe_next)
 from backend.db import utcnow
 from backend.errors import Conflict, DomainError, ValidationFailed
 from backend.tasks import blobs
@@ -147,7 +147,7 @@ def campaign_list():
     """Campaigns, newest first, with the progress of each published one."""
     status = request.args.get("status")
     return render("campaigns.html", statuses=CAMPAIGN_STATUSES, **pages.campaign_list(
-        session=db.session(), actor=current_user(), page=request.args.get("page", 1, type=int),
+        session=db.session(), actor=current_user(), page=page_number(),
         status=status if status in CAMPAIGN_STATUSES else None))
 
 
@@ -330,9 +330,9 @@ def store_tasks(code):
     status = request.args.get("status")
     return render("store_tasks.html", statuses=TASK_STATUSES, **pages.store_tasks(
         session=db.session(), actor=current_user(), code=code,
-        campaign=request.args.get("campaign", type=int),
+        campaign=query_id("campaign"),
         status=status if status in TASK_STATUSES else None,
-        page=request.args.get("page", 1, type=int)))
+        page=page_number()))
 
 
 @bp.post("/tasks/<int:task_id>/cancel")
@@ -366,7 +366,7 @@ def task_assign(task_id):
 # ---- supervisors (and HQ): execution ------------------------------------------------------
 
 def _filters() -> dict:
-    return {"campaign": request.args.get("campaign", type=int),
+    return {"campaign": query_id("campaign"),
             "region": request.args.get("region") or None}
 
 
@@ -399,9 +399,9 @@ def dashboard_csv():
 @allow_signed_in(*MANAGERS)
 def review_queue():
     """Submitted tasks waiting for a decision, oldest due first."""
-    campaign = request.args.get("campaign", type=int)
+    campaign = query_id("campaign")
     return render("reviews.html", campaign=campaign, listed=tasks.list_tasks(
-        session=db.session(), actor=current_user(), page=request.args.get("page", 1, type=int),
+        session=db.session(), actor=current_user(), page=page_number(),
         page_size=20, campaign=campaign, status="submitted"))
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import re
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -9,14 +11,22 @@ from babel.dates import format_datetime
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import force_locale, get_locale, gettext, refresh
 from flask_wtf.csrf import generate_csrf, validate_csrf
-from werkzeug.exceptions import HTTPException
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
+from werkzeug.exceptions import NotFound as RouteNotFound
 from wtforms.validators import ValidationError
 
 from backend.auth import policy
 from backend.console.i18n import LANGUAGES
-from backend.errors import DomainError, Forbidden, Unauthorized
+from backend.errors import (DomainError, Forbidden, NotFound, Unauthorized, http_error_response,
+                            is_transient)
 
 UNSAFE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+CONSOLE_PREFIX = "/console"
+# Page numbers past a million list nothing; ids are 64-bit (as in the API's paths).
+MAX_PAGE = 1_000_000
+MAX_ID = 2**63 - 1
+DIGITS = re.compile(r"-?[0-9]{1,30}")
 
 # Error codes whose sentence the console shows in the page's language; others show the
 # service's own (English) message.
@@ -40,9 +50,16 @@ ERROR_SENTENCES = {
     "forbidden": lambda: gettext("You may not do this."),
     "invalid_csv": lambda: gettext("Some lines of the file are invalid; nothing was imported."),
     "rate_limited": lambda: gettext("Too many attempts. Wait a moment and try again."),
+    "invalid_parameter": lambda: gettext("The address carries a value this page cannot use."),
+    "invalid_value": lambda: gettext("The address carries a value this page cannot use."),
+    "http_error": lambda: gettext("This address cannot be answered."),
+    "conflict": lambda: gettext("The change conflicts with existing data."),
+    "unavailable": lambda: gettext("The database is busy. Try again in a moment."),
+    "internal_error": lambda: gettext("Something went wrong on our side. It has been logged."),
     "not_overdue": lambda: gettext("The task is not overdue any more."),
     "nobody_to_notify": lambda: gettext("Nobody to notify: the store has no active clerk."),
 }
+log = logging.getLogger(__name__)
 
 
 def _field_labels() -> dict[str, str]:
@@ -180,6 +197,34 @@ def error_sentence(error: str, fallback: str) -> str:
     return sentence() if sentence else fallback
 
 
+def _parsed_integer(name: str) -> int | None:
+    """The query parameter `name` as an integer, None when absent or blank; a 400 otherwise."""
+    raw = request.args.get(name, "").strip()
+    if not raw:
+        return None
+    if not DIGITS.fullmatch(raw):
+        raise DomainError(f"{name} must be a whole number.", error="invalid_parameter")
+    return int(raw)
+
+
+def page_number() -> int:
+    """The `page` query parameter: 1 when absent, 1..MAX_PAGE, else a 400 page."""
+    page = _parsed_integer("page")
+    if page is None:
+        return 1
+    if not 1 <= page <= MAX_PAGE:
+        raise DomainError(f"page must be between 1 and {MAX_PAGE}.", error="invalid_parameter")
+    return page
+
+
+def query_id(name: str) -> int | None:
+    """An id query parameter (`?campaign=`): None when absent; an id that cannot exist is a 404."""
+    value = _parsed_integer(name)
+    if value is not None and not 1 <= value <= MAX_ID:
+        raise NotFound(f"No {name} {value}.")
+    return value
+
+
 def safe_next(target: str | None, default: str) -> str:
     """A redirect target on this site only (a path), never another host."""
     if not target:
@@ -233,7 +278,42 @@ def _handle_domain_error(exc: DomainError):
 
 
 def _handle_http_error(exc: HTTPException):
-    return _error_page(exc.code or 500, "http_error", exc.description or exc.name)
+    error = "not_found" if exc.code == 404 else "http_error"
+    return _error_page(exc.code or 500, error, exc.description or exc.name)
+
+
+def _handle_data_error(exc: DataError):
+    """A value the database refused (a number out of its range): the request's fault, a 400."""
+    log.info("console value refused by the database: %s", exc.orig)
+    return _error_page(400, "invalid_value", "A value is out of the accepted range.")
+
+
+def _handle_unexpected(exc: Exception):
+    """What the app would answer in JSON, as a console page (a bug is logged as one)."""
+    if isinstance(exc, IntegrityError):
+        return _error_page(409, "conflict", "The change conflicts with existing data.")
+    if isinstance(exc, OperationalError) and is_transient(exc):
+        log.warning("transient database error: %s", exc.orig)
+        page, status = _error_page(503, "unavailable", "The database is busy; retry shortly.")
+        return page, status, {"Retry-After": "1"}
+    log.exception("unhandled console error")
+    return _error_page(500, "internal_error", "An unexpected error occurred.")
+
+
+def _routing_error(exc: HTTPException):
+    """Addresses that match no route: an HTML page under /console, the JSON error elsewhere."""
+    if request.path != CONSOLE_PREFIX and not request.path.startswith(CONSOLE_PREFIX + "/"):
+        return http_error_response(exc)
+    error = "not_found" if exc.code == 404 else "http_error"
+    return render_template("console/error.html", status=exc.code, error=error,
+                           message=error_sentence(error, exc.description or exc.name),
+                           **_template_context()), exc.code
+
+
+def install_routing_errors(app) -> None:
+    """Console addresses matching no route (a path id past 64 bits, a typo) answer in HTML."""
+    app.register_error_handler(RouteNotFound, _routing_error)
+    app.register_error_handler(MethodNotAllowed, _routing_error)
 
 
 def _template_context() -> dict:
@@ -253,6 +333,8 @@ def console_blueprint(name: str, import_name: str, **kwargs) -> Blueprint:
     blueprint.before_request(_check_csrf)
     blueprint.register_error_handler(DomainError, _handle_domain_error)
     blueprint.register_error_handler(HTTPException, _handle_http_error)
+    blueprint.register_error_handler(DataError, _handle_data_error)
+    blueprint.register_error_handler(Exception, _handle_unexpected)
     blueprint.context_processor(_template_context)
     blueprint.add_app_template_filter(local_time, "local_time")
     blueprint.add_app_template_filter(store_label, "store_label")

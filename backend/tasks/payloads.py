@@ -1,7 +1,7 @@
 """Many tasks in the JSON shape of `GET /tasks/{id}` (StoreTaskSchema), from a few set-based
 queries: the tasks with their stores, then their campaigns, templates, claims, checklist
 registers, sales, notes and photos by task id — seven queries for a page of a thousand tasks,
-no ORM object per task. ``tests/test_task_payloads.py`` holds it equal to the schema's dump."""
+no ORM object per task. ``tests/sync/test_sync_push.py`` (GET and pull send identical task JSON) holds it equal to the schema's dump."""
 
 from __future__ import annotations
 

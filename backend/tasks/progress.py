@@ -153,7 +153,7 @@ _CLOSED = {"checklist": "The checklist of a {} task is locked.",
 
 def _open(task: SimpleNamespace, kind: str) -> None:
     if task.status not in rules.PROGRESS_OPEN:
-        raise Conflict(_CLOSED[kind].format(task.status), error="task_locked", status=task.status)
+        raise Conflict(_CLOSED[kind].format(task.status), error="task_locked", current_status=task.status)
 
 
 def _check_checklist(state: _State, actor: User, edit: Edit) -> None:

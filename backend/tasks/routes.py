@@ -7,6 +7,7 @@ from flask_smorest import Blueprint
 from backend import db
 from backend.auth.policy import (ANY_ROLE, CLERK, HQ, SUPERVISOR, allow, current_device,
                                  current_user)
+from backend.common.uploads import image_upload_doc
 from backend.org.models import LOCALES, User
 from backend.tasks import blobs, sections, service
 from backend.tasks.schemas import (AssignSchema, BlobSchema, CancelSchema, ReviewSchema,
@@ -114,6 +115,7 @@ class TaskCancelViews(MethodView):
 @blp.route("/blobs/<string:sha256>")
 class BlobViews(MethodView):
     @allow(*ANY_ROLE)
+    @blp.doc(**image_upload_doc())
     @blp.response(200, BlobSchema)
     @blp.alt_response(201, schema=BlobSchema, description="Created")
     def put(self, sha256):

@@ -30,14 +30,14 @@ def next_status(action: str, status: str) -> str:
     """The status after an action, or InvalidTransition naming the current state."""
     target = TRANSITIONS[action].get(status)
     if target is None:
-        raise InvalidTransition(f"Cannot {action} a task that is {status}.", status=status)
+        raise InvalidTransition(f"Cannot {action} a task that is {status}.", current_status=status)
     return target
 
 
 def status_after_unclaim(status: str, remaining_claimants: int) -> str:
     """Unclaiming is allowed only before submit; the last claimant leaving reopens the task."""
     if status not in ("claimed", "in_progress"):
-        raise InvalidTransition(f"Cannot unclaim a task that is {status}.", status=status)
+        raise InvalidTransition(f"Cannot unclaim a task that is {status}.", current_status=status)
     return status if remaining_claimants > 0 else "open"
 
 

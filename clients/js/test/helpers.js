@@ -1,5 +1,5 @@
 /**
- * What the live tests share: the fixture pytest wrote (tests/test_js_client.py), clients over
+ * What the live tests share: the fixture pytest wrote (tests/clients/test_js_client.py), clients over
  * each storage, and fetch wrappers that imitate a bad network.
  */
 
@@ -39,7 +39,7 @@ export const STORAGES = {
  */
 export function liveTest(title, body) {
   for (const kind of Object.keys(STORAGES)) {
-    test(`${title} [${kind}]`, { skip: fixture ? false : 'run through pytest tests/test_js_client.py' },
+    test(`${title} [${kind}]`, { skip: fixture ? false : 'run through pytest tests/clients/test_js_client.py' },
       () => body(kind, STORAGES[kind]()));
   }
 }
