@@ -12,8 +12,8 @@ from integrations.models import WebhookAttempt, WebhookDelivery
 from notifications.models import Delivery
 from notifications.transports import RecordTransport
 from notifications.worker import Worker
-from tests.test_notifications import register as register_device
-from tests.test_webhooks import approve_a_task, register as register_endpoint
+from tests.notifications.test_notifications import register as register_device
+from tests.integrations.test_webhooks import approve_a_task, register as register_endpoint
 from tests.webhook_receiver import WebhookReceiver
 
 PUSH = ("notification_id", "device_id", "state", "attempts", "provider_message_id")

@@ -1143,9 +1143,9 @@ def test_overdue_follow_up_is_refused_out_of_scope_and_for_tasks_not_overdue(mak
     before = make.row_counts()
     not_yet = client.post(f"/console/tasks/{price_check}/remind", data={"csrf_token": token})
     assert "任务已不再逾期" in client.get(not_yet.location).get_data(as_text=True)
-    assert row_counts(make) == before
+    assert make.row_counts() == before
     overdue(make, price_check)  # moves the due day: the analytics rollups move with it
-    before = row_counts(make)
+    before = make.row_counts()
     client.post("/console/logout", data={"csrf_token": token})
     token = sign_in(client, "sup_north")
     for nudge in ("remind", "escalate"):
