@@ -30,6 +30,7 @@ from sqlalchemy.orm import sessionmaker
 from backend.analytics import service as analytics
 from backend.campaigns.models import Campaign
 from backend.db import build_engine, utcnow
+from backend.runtime import freeze_startup_heap
 from backend.org.models import User
 from backend.tasks.models import StoreTask
 from bench.common import database_factory, emit, timed
@@ -121,8 +122,10 @@ def seed(backend: str, fresh, stores: int, campaigns: int, ssd_planner: bool = F
 
 
 def measure(url: str, runs: int, actor_name: str, only: str | None = None,
-            before_runs: int = 5, repeat: int = 1) -> None:
+            before_runs: int = 5, repeat: int = 1, gc_freeze: bool = True) -> None:
     """Time every case against a seeded database."""
+    if gc_freeze:  # as a server process does after start-up (wsgi.py)
+        freeze_startup_heap()
     engine = build_engine(url, pool_size=2)
     backend = engine.dialect.name
     Session = sessionmaker(bind=engine, expire_on_commit=False)
@@ -183,17 +186,21 @@ def main() -> None:
                         help="calls timed without the rollups (live=True, the 'before'; 0: skip)")
     parser.add_argument("--repeat", type=int, default=1,
                         help="time every case this many rounds on the one seeded database")
+    parser.add_argument("--no-gc-freeze", action="store_true",
+                        help="time without freezing the start-up heap (wsgi.py freezes it)")
     parser.add_argument("--ssd-planner", action="store_true",
                         help="PostgreSQL: random_page_cost = 1.1 (the usual SSD setting) instead of 4")
     args = parser.parse_args()
     if args.url:
-        measure(args.url, args.runs, args.actor, args.only, args.before_runs, args.repeat)
+        measure(args.url, args.runs, args.actor, args.only, args.before_runs, args.repeat,
+                not args.no_gc_freeze)
         return
     for backend in (["postgresql", "sqlite"] if args.backend == "both" else [args.backend]):
         started = time.perf_counter()
         with database_factory(backend) as fresh:
             url = seed(backend, fresh, args.stores, args.campaigns, args.ssd_planner)
-            measure(url, args.runs, args.actor, args.only, args.before_runs, args.repeat)
+            measure(url, args.runs, args.actor, args.only, args.before_runs, args.repeat,
+                    not args.no_gc_freeze)
         emit(bench="analytics_total", backend=backend, seconds=round(time.perf_counter() - started, 1))
 
 
