@@ -4,10 +4,7 @@ the SSRF guard."""
 
 import datetime as dt
 import json
-import os
 import signal
-import subprocess
-import sys
 import time
 
 import pytest
@@ -17,6 +14,7 @@ from backend.db import utcnow
 from integrations import addresses, signing
 from integrations.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from notifications.worker import Worker
+from tests.processes import wait_until, worker_process
 from tests.webhook_receiver import WebhookReceiver
 from tests.paths import ROOT
 
@@ -262,31 +260,14 @@ def test_overdue_events_are_queued_once_by_the_schedule(make, client, private_ok
     assert {json.loads(r.body)["type"] for r in receiver.received} == {"task.overdue"}
 
 
-def _worker_process(database_url):
-    env = {**os.environ, "DATABASE_URL": database_url, "WEBHOOK_ALLOW_PRIVATE": "1",
-           "WEBHOOK_LEASE_SECONDS": "3", "NOTIFY_POLL_SECONDS": "0.3", "NOTIFY_QUIET_HOURS": "off",
-           "SECRET_KEY": "test-secret-key-that-is-long-enough-32b"}
-    return subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", "worker"], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
-def _wait(condition, seconds):
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        if condition():
-            return True
-        time.sleep(0.1)
-    return False
-
-
 def test_a_worker_killed_mid_send_loses_nothing(make, client, private_ok, receiver, database_url):
     w = make.world()
     register(client, w, receiver.url, ["task.claimed", "task.submitted", "task.approved"])
     approve_a_task(client, make, w)
     receiver.hold()  # the receiver gets the POSTs but does not answer
-    first = _worker_process(database_url)
+    first = worker_process(database_url, WEBHOOK_ALLOW_PRIVATE="1", WEBHOOK_LEASE_SECONDS="3")
     try:
-        assert _wait(lambda: len(receiver.received) >= 3, 60), "the worker never sent"
+        assert wait_until(lambda: len(receiver.received) >= 3, 60), "the worker never sent"
         first.send_signal(signal.SIGKILL)  # dies before recording any answer
         first.wait(10)
     finally:
@@ -294,9 +275,9 @@ def test_a_worker_killed_mid_send_loses_nothing(make, client, private_ok, receiv
             first.kill()
     receiver.release()
     assert make.count(WebhookDelivery, WebhookDelivery.state == "delivered") == 0
-    second = _worker_process(database_url)
+    second = worker_process(database_url, WEBHOOK_ALLOW_PRIVATE="1", WEBHOOK_LEASE_SECONDS="3")
     try:
-        assert _wait(lambda: make.count(WebhookDelivery, WebhookDelivery.state == "delivered") == 3, 60)
+        assert wait_until(lambda: make.count(WebhookDelivery, WebhookDelivery.state == "delivered") == 3, 60)
     finally:
         second.send_signal(signal.SIGTERM)
         second.wait(10)

@@ -2,10 +2,7 @@
 429, 500, oversized payloads, the endpoint seam, and a worker killed mid-send."""
 
 import json
-import os
 import signal
-import subprocess
-import sys
 import time
 
 import firebase_admin
@@ -18,10 +15,8 @@ from notifications.fcm_imitation import FcmImitation, fake_service_account
 from notifications.models import Delivery, Device
 from notifications.transports import FcmTransport
 from notifications.worker import Worker
+from tests.processes import wait_until, worker_process
 from recommend.models import Script
-from tests.paths import ROOT as REPOSITORY
-
-ROOT = str(REPOSITORY)
 
 
 @pytest.fixture
@@ -103,24 +98,6 @@ def test_an_oversized_script_is_trimmed_and_accepted(make, client, app, fcm, tra
                           separators=(",", ":")).encode()) <= 4096
 
 
-def _worker_process(database_url, credentials, fcm):
-    env = {**os.environ, "DATABASE_URL": database_url, "NOTIFY_TRANSPORT": "fcm",
-           "FCM_CREDENTIALS_FILE": credentials, "FCM_ENDPOINT": fcm.base_url,
-           "NOTIFY_LEASE_SECONDS": "3", "NOTIFY_POLL_SECONDS": "0.3", "NOTIFY_QUIET_HOURS": "off",
-           "SECRET_KEY": "test-secret-key-that-is-long-enough-32b"}
-    return subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", "worker"], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
-def _wait(condition, seconds):
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        if condition():
-            return True
-        time.sleep(0.1)
-    return False
-
-
 def test_a_worker_killed_between_send_and_acknowledgement_loses_nothing(
         make, client, app, fcm, database_url, tmp_path):
     w = make.world()
@@ -133,9 +110,10 @@ def test_a_worker_killed_between_send_and_acknowledgement_loses_nothing(
     credentials.write_text(json.dumps(fake_service_account(fcm.token_uri)))
 
     fcm.hold()  # FCM receives the messages but the answers wait
-    first = _worker_process(database_url, str(credentials), fcm)
+    first = worker_process(database_url, NOTIFY_TRANSPORT="fcm", FCM_CREDENTIALS_FILE=str(credentials),
+                           FCM_ENDPOINT=fcm.base_url)
     try:
-        assert _wait(lambda: len(fcm.received) >= expected, 60), "the worker never sent"
+        assert wait_until(lambda: len(fcm.received) >= expected, 60), "the worker never sent"
         first.send_signal(signal.SIGKILL)  # dies after FCM got them, before recording anything
         first.wait(10)
     finally:
@@ -144,13 +122,14 @@ def test_a_worker_killed_between_send_and_acknowledgement_loses_nothing(
     fcm.release()
     make.session.commit()
     assert make.scalar(select(func.count()).select_from(Delivery).where(Delivery.state == "sent")) == 0
-    second = _worker_process(database_url, str(credentials), fcm)
+    second = worker_process(database_url, NOTIFY_TRANSPORT="fcm", FCM_CREDENTIALS_FILE=str(credentials),
+                           FCM_ENDPOINT=fcm.base_url)
     try:
         def all_sent():
             make.session.commit()
             return make.scalar(select(func.count()).select_from(Delivery)
                                .where(Delivery.state == "sent")) == expected
-        assert _wait(all_sent, 60), states(make)
+        assert wait_until(all_sent, 60), states(make)
     finally:
         second.send_signal(signal.SIGTERM)
         second.wait(10)
