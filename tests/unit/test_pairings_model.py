@@ -46,8 +46,22 @@ def test_ease_weights_match_the_closed_form():
     others = [i for i in range(8) if i != j]
     A = baskets[:, others]
     direct = np.linalg.solve(A.T @ A + 10.0 * np.eye(7), A.T @ baskets[:, j])
-    assert np.allclose(weights[others, j], direct, atol=1e-8)
+    assert np.allclose(weights[others, j], direct, rtol=1e-5, atol=1e-7)  # single precision
     assert np.all(np.diag(weights) == 0)
+
+
+def test_single_precision_weights_match_the_double_precision_inverse_past_one_block():
+    # 600 items: the Cholesky inverse mirrors its triangle in blocks of 256, so three blocks.
+    rng = np.random.default_rng(3)
+    baskets = (rng.random((4000, 600)) < 0.03).astype(np.float32)
+    gram = baskets.T @ baskets
+    weights = pairings.ease_weights(gram, l2=20.0, dropout=0.25)
+    precision = np.linalg.inv(gram.astype(np.float64) + np.diag(20.0 + np.diag(gram) / 3.0))
+    expected = -precision / np.diag(precision)[np.newaxis, :]
+    np.fill_diagonal(expected, 0.0)
+    assert weights.dtype == np.float32
+    assert np.abs(weights - expected).max() < 1e-5 * np.abs(expected).max()
+    assert np.array_equal(np.argsort(-expected[7])[:20], np.argsort(-weights[7])[:20])
 
 
 def test_tail_rows_keep_min_support():
