@@ -42,7 +42,8 @@ def register_recommend_cli(app: Flask) -> None:
                   type=click.IntRange(1, pairing_service.STORED_K), help="partners served per basket item")
     def evaluate_command(holdout, k, seed, depth):
         """Leave-one-out hit-rate@k and precision@k of what the API serves (each basket item's
-        top DEPTH, summed) next to popularity, confidence, cosine, EASE and association rules."""
+        top DEPTH, summed) next to popularity, confidence, cosine, EASE (full signed rows, and
+        its top DEPTH) and association rules."""
         session = db.new_session()
         try:
             result = pairing_service.evaluate(session=session, holdout=holdout, k=k, seed=seed, depth=depth)
@@ -50,11 +51,14 @@ def register_recommend_cli(app: Flask) -> None:
             session.close()
         click.echo(f"held-out baskets: {result['model']['baskets']}  (k={k}, depth={depth}, "
                    f"seed={seed}, settings={json.dumps(result['settings'])}, ease l2={result['ease_l2']})")
-        for name in ("model", "popularity", "confidence", "cosine", "ease", "association_rules"):
+        labels = {"model": "model (served)", "popularity": "popularity", "confidence": "confidence",
+                  "cosine": "cosine", "ease": "EASE, full rows", "ease_served": f"EASE, top {depth}",
+                  "association_rules": "association rules"}
+        for name, label in labels.items():
             row = result.get(name)
             if row is None:
-                click.echo(f"  {name:<17} (install mlxtend from requirements-dev.txt)")
+                click.echo(f"  {label:<18} (install mlxtend from requirements-dev.txt)")
                 continue
-            click.echo(f"  {name:<17} hit-rate@{k} {row['hit_rate']:.4f}   precision@{k} {row['precision']:.4f}")
+            click.echo(f"  {label:<18} hit-rate@{k} {row['hit_rate']:.4f}   precision@{k} {row['precision']:.4f}")
 
     app.cli.add_command(group)

@@ -43,16 +43,21 @@ PRODUCT_LINES = {
 
 SHADES = ["#01", "#02", "#05", "#08", "#12", "#15", "#21", "#33", "#66", "#88"]
 
-# What shoppers of one category tend to add (weights): the structure the demo sales follow.
-BASKET_AFFINITIES = {
-    "lipstick": {"lipstick": 2, "cleanser": 1, "tools": 1},
-    "foundation": {"sunscreen": 2, "tools": 2},
-    "mascara": {"eyeshadow": 2, "cleanser": 1},
-    "eyeshadow": {"mascara": 2, "tools": 1},
-    "serum": {"moisturizer": 3, "cleanser": 1},
-    "cleanser": {"moisturizer": 2, "serum": 1},
-    "moisturizer": {"serum": 2, "sunscreen": 1},
-    "sunscreen": {"moisturizer": 1, "foundation": 1},
-    "fragrance": {},
-    "tools": {"foundation": 1},
+# Why people come into a cosmetics shop, and what each errand buys: (category, chance) steps,
+# and how often the shopper keeps to one brand across the steps. The demo POS history follows these.
+SHOPPING_MISSIONS = {
+    "skincare routine": {"weight": 0.30, "loyalty": 0.65,
+                         "steps": [("cleanser", 0.55), ("serum", 0.5), ("moisturizer", 0.7),
+                                   ("sunscreen", 0.3)]},
+    "base make-up": {"weight": 0.20, "loyalty": 0.5,
+                     "steps": [("foundation", 0.9), ("tools", 0.45), ("sunscreen", 0.2),
+                               ("mascara", 0.15)]},
+    "eye look": {"weight": 0.14, "loyalty": 0.55,
+                 "steps": [("eyeshadow", 0.8), ("mascara", 0.65), ("cleanser", 0.15)]},
+    "lip shopping": {"weight": 0.20, "loyalty": 0.5,
+                     "steps": [("lipstick", 1.0), ("lipstick", 0.35), ("tools", 0.1)]},
+    "gift": {"weight": 0.08, "loyalty": 0.7,
+             "steps": [("fragrance", 0.9), ("lipstick", 0.45), ("moisturizer", 0.15)]},
+    "refill": {"weight": 0.08, "loyalty": 0.8,
+               "steps": [("serum", 0.3), ("cleanser", 0.3), ("sunscreen", 0.2), ("mascara", 0.2)]},
 }

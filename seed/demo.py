@@ -26,13 +26,14 @@ from backend.tasks import blobs
 from backend.tasks import service as tasks
 from backend.tasks.models import StoreTask
 from recommend.pairing_service import train_pairings
-from seed.catalog_data import (BASKET_AFFINITIES, BRANDS, CITIES, CITY_TIMEZONES, PRODUCT_LINES,
-                               REGIONS, SHADES, STORE_KINDS)
+from seed.catalog_data import (BRANDS, CITIES, CITY_TIMEZONES, PRODUCT_LINES, REGIONS, SHADES,
+                               SHOPPING_MISSIONS, STORE_KINDS)
 
 ADMIN_PASSWORD = "zhida-admin-2026"
 DEMO_PASSWORD = "zhida-demo-2026"
 NAMED_STORES = 30
 SEED = 20261111
+DEMO_RECEIPTS = 30_000  # 60 days of 30 shops, about 17 receipts a shop a day
 
 
 @dataclass
@@ -257,30 +258,54 @@ def _seed_history(session: Session, campaign: Campaign, admin: User) -> None:
 
 def _demo_sales_csv(products: list[Product], store_codes: list[str], now: dt.datetime,
                     transactions: int) -> str:
-    """Seeded POS history with a real shop's skew: each basket starts with a product (a few hero
-    products far more often than the rest) and adds from related categories; two cheap add-ons
-    (the cheapest tools) ride along in many baskets, and some baskets get an impulse buy."""
+    """Seeded POS history from a shopper model, not from planted pairs: each receipt is one
+    shopping mission (SHOPPING_MISSIONS: a skincare routine, a base make-up, an eye look, lip
+    shopping, a gift, a single refill) by a shopper who favours one brand (brand shares skewed,
+    loyalty per mission); each step of the mission is bought with its probability, from the
+    favoured brand at the mission's loyalty rate, otherwise by the category's own popularity
+    (hero product lines sell far more). Cheap tools ride along at the till; some receipts get an
+    impulse buy by overall popularity."""
     rng = random.Random(SEED + 2)
     by_category: dict[str, list[Product]] = {}
     for product in products:
         by_category.setdefault(product.category, []).append(product)
-    weights = [1.0 / (1 + (index % 17)) for index, _ in enumerate(products)]
-    add_ons = sorted(by_category.get("tools", []), key=lambda product: (product.price, product.sku))[:2]
+    line_rank = {product.sku: index for category in by_category.values()
+                 for index, product in enumerate(sorted(category, key=lambda item: item.name))}
+    popularity = {product.sku: 1.0 / (1 + line_rank[product.sku] % 9) ** 1.1 for product in products}
+    brands = sorted({product.brand for product in products})
+    brand_share = [1.0 / (rank + 1) ** 0.8 for rank in range(len(brands))]
+    missions = list(SHOPPING_MISSIONS.items())
+    mission_weights = [mission["weight"] for _, mission in missions]
+    till = sorted(by_category.get("tools", []), key=lambda product: (product.price, product.sku))[:2]
+    everything = [popularity[product.sku] for product in products]
+
+    def pick(category: str, brand: str, loyalty: float) -> Product | None:
+        shelf = by_category.get(category)
+        if not shelf:
+            return None
+        own = [product for product in shelf if product.brand == brand]
+        choice = own if own and rng.random() < loyalty else shelf
+        return rng.choices(choice, [popularity[product.sku] for product in choice])[0]
+
     lines = ["transaction_id,store_code,sku,quantity,sold_at"]
     for number in range(transactions):
-        first = rng.choices(products, weights)[0]
-        basket = {first.sku}
-        for category, weight in BASKET_AFFINITIES.get(first.category, {}).items():
-            if rng.random() < 0.18 * weight and by_category.get(category):
-                candidates = by_category[category]
-                # Mostly the product's usual partner in that category, sometimes any of them.
-                usual = candidates[products.index(first) % len(candidates)]
-                basket.add(usual.sku if rng.random() < 0.6 else rng.choice(candidates).sku)
-        for add_on, share in zip(add_ons, (0.3, 0.15)):
+        _, mission = rng.choices(missions, mission_weights)[0]
+        brand = rng.choices(brands, brand_share)[0]
+        basket: set[str] = set()
+        for category, chance in mission["steps"]:
+            if rng.random() < chance:
+                product = pick(category, brand, mission["loyalty"])
+                if product:
+                    basket.add(product.sku)
+        if not basket:  # a mission ends in at least its most likely step
+            product = pick(max(mission["steps"], key=lambda step: step[1])[0], brand, mission["loyalty"])
+            if product:
+                basket.add(product.sku)
+        for add_on, share in zip(till, (0.12, 0.06)):
             if rng.random() < share:
                 basket.add(add_on.sku)
-        if rng.random() < 0.25:
-            basket.add(rng.choices(products, weights)[0].sku)
+        if rng.random() < 0.15:
+            basket.add(rng.choices(products, everything)[0].sku)
         sold_at = now - dt.timedelta(days=rng.randrange(60), minutes=rng.randrange(600))
         store = store_codes[number % len(store_codes)]
         lines += [f"D{number:06d},{store},{sku},1,{sold_at.isoformat()}" for sku in sorted(basket)]
@@ -311,7 +336,7 @@ def seed_demo(session: Session, *, stores: int = NAMED_STORES, progress: bool = 
     seed_products(session, report)
     session.commit()
     seed_campaigns(session, report, now)
-    seed_sales(session, report, now, transactions=6000)
+    seed_sales(session, report, now, transactions=DEMO_RECEIPTS)
     report.logins = [("admin", ADMIN_PASSWORD, "hq_admin"),
                      ("sup_east", DEMO_PASSWORD, "supervisor of EAST"),
                      ("clerk_s001_1", DEMO_PASSWORD, "clerk of S001 (EAST)"),
