@@ -118,7 +118,7 @@ def quality(data: str, seed: int, *, max_test: int, depth: int = 20, k: int = 5)
         "cosine": evaluation.summed_rows(evaluation.cosine_rows(counts), support),
         "ease": evaluation.summed_rows(ease, support),
         f"ease_top{depth}": evaluation.summed_rows(pairings.truncate(ease, depth), support),
-        f"ours_served_top{depth}": evaluation.summed_rows(pairings.truncate(served.scores, depth),
+        f"ours_served_top{depth}": evaluation.summed_rows(pairings.leading(served.scores, depth),
                                                           support),
     }
     results = {name: trial.report(scorer, k=k) for name, scorer in methods.items()}
@@ -161,7 +161,7 @@ def run(lines: int, seed: int, rounds: int = 3) -> None:
          rules_first_call_s=round(rules_first, 3), rules_peak_mib=round(rules_mib, 1),
          speedup=round(rules_s / ours_s, 1), speedup_first_calls=round(rules_first / ours_first, 1),
          hit_rate_at_5={"ours": trial.hit_rate(evaluation.summed_rows(
-                            pairings.truncate(model.scores, 20), model.support), k=5),
+                            pairings.leading(model.scores, 20), model.support), k=5),
                         "association_rules": trial.hit_rate(evaluation.max_rows(rules, model.support), k=5),
                         "popularity": trial.hit_rate(evaluation.popularity(model.support), k=5)})
 
@@ -283,14 +283,10 @@ def load_completejourney(url: str) -> None:
             writer.writerow([basket, f"CJ{store}", f"CJ{product}", min(max(int(quantity), 1), 10_000),
                              f"{when.isoformat()}-06:00"])
         out.seek(0)
-        with tqdm(total=len(lines), desc="sales lines", unit="line") as bar:
-            done = [0]
-
-            def progress(count: int) -> None:
-                bar.update(count - done[0])
-                done[0] = count
-
-            imported = import_sales(session=session, actor=None, stream=out, progress=progress)
+        with tqdm(total=len(lines), desc="sales lines", unit="line", unit_scale=True) as bar:
+            imported = import_sales(session=session, actor=None, stream=out,
+                                    progress=lambda count: bar.update(count - bar.n))
+            bar.update(bar.total - bar.n)
     print(f"sales lines: {({key: imported[key] for key in ('lines', 'imported', 'duplicates', 'rejected')})}")
     session.close()
     engine.dispose()

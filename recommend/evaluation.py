@@ -61,13 +61,8 @@ class LeaveOneOut:
         popularity_rank[scorer.fallback] = np.arange(scorer.fallback.size)
         for start in range(0, self.baskets, chunk):
             rest = self.rest[start:start + chunk]
-            combined = scorer(rest).tocsr()
-            for row in range(rest.shape[0]):
-                basket = rest.indices[rest.indptr[row]:rest.indptr[row + 1]]
-                candidates = combined.indices[combined.indptr[row]:combined.indptr[row + 1]]
-                values = combined.data[combined.indptr[row]:combined.indptr[row + 1]]
-                best = _best(candidates, values, basket, k, scorer.fallback, popularity_rank)
-                hits += int(self.hidden[start + row] in best)
+            hidden = self.hidden[start:start + chunk]
+            hits += int(_hits(scorer(rest).tocsr(), rest, hidden, k, popularity_rank).sum())
         return round(hits / self.baskets, 4) if self.baskets else 0.0
 
     def report(self, scorer: Scorer, *, k: int) -> dict:
@@ -75,24 +70,34 @@ class LeaveOneOut:
         return {"baskets": self.baskets, "hit_rate": rate, "precision": round(rate / k, 4)}
 
 
-def _best(candidates: np.ndarray, values: np.ndarray, basket: np.ndarray, k: int,
-          fallback: np.ndarray, popularity_rank: np.ndarray) -> list[int]:
-    """The k best positively scored candidates not in the basket (ties: the better seller first),
-    then best-sellers (implicitly scored 0) to fill up."""
-    keep = (values > 0) & ~np.isin(candidates, basket)
-    candidates, values = candidates[keep], values[keep]
-    if candidates.size > k:
-        cut = np.partition(-values, k - 1)[k - 1]
-        near = -values <= cut
-        candidates, values = candidates[near], values[near]
-    order = np.lexsort((popularity_rank[candidates], -values))
-    chosen = [int(item) for item in candidates[order[:k]]]
-    for item in fallback[:k + basket.size + len(chosen)]:
-        if len(chosen) == k:
-            break
-        if item not in basket and item not in chosen:
-            chosen.append(int(item))
-    return chosen
+def _hits(scores: sparse.csr_matrix, rest: sparse.csr_matrix, hidden: np.ndarray, k: int,
+          popularity_rank: np.ndarray) -> np.ndarray:
+    """Per trial, whether the hidden item is among the k recommended: the positively scored
+    items outside the basket, best first (ties: the better seller first), then the best-sellers
+    not yet listed nor in the basket. Computed as the hidden item's rank without building any
+    list: a scored hidden item is in if fewer than k eligible items beat it; an unscored one
+    only if fewer than k items are scored and its place among the remaining best-sellers is
+    within what is left."""
+    n_trials = rest.shape[0]
+    trial_of = np.arange(n_trials)
+    eligible = scores - scores.multiply(rest > 0)  # the basket's own items are never recommended
+    eligible = eligible.tocsr()
+    eligible.data[eligible.data < 0] = 0
+    eligible.eliminate_zeros()
+    owner = np.repeat(trial_of, np.diff(eligible.indptr))
+    hidden_score = np.asarray(eligible[trial_of, hidden]).ravel()
+    hidden_rank = popularity_rank[hidden]
+    value, rank = eligible.data, popularity_rank[eligible.indices]
+    beats = (value > hidden_score[owner]) | ((value == hidden_score[owner]) & (rank < hidden_rank[owner]))
+    better = np.bincount(owner[beats], minlength=n_trials)
+    scored = np.diff(eligible.indptr)
+    # Unscored hidden item: best-sellers ahead of it that are taken already (scored or in the basket).
+    basket_owner = np.repeat(trial_of, np.diff(rest.indptr))
+    ahead_in_basket = np.bincount(basket_owner[popularity_rank[rest.indices] < hidden_rank[basket_owner]],
+                                  minlength=n_trials)
+    ahead_scored = np.bincount(owner[rank < hidden_rank[owner]], minlength=n_trials)
+    fill_place = hidden_rank - ahead_in_basket - ahead_scored
+    return np.where(hidden_score > 0, better < k, (scored < k) & (fill_place < k - scored))
 
 
 def summed_rows(rows: sparse.csr_matrix, support: np.ndarray) -> Scorer:

@@ -159,7 +159,7 @@ def evaluate(*, session: Session, holdout: float = 0.2, k: int = 5, seed: int = 
                if train_baskets.shape[0] >= 200 else settings.l2)
     ease = evaluation.ease_rows(train_baskets, l2=ease_l2, head=settings.head)
     methods = {
-        "model": evaluation.summed_rows(pairings.truncate(served.scores, depth), support),
+        "model": evaluation.summed_rows(pairings.leading(served.scores, depth), support),
         "popularity": evaluation.popularity(support),
         "confidence": evaluation.summed_rows(evaluation.confidence_rows(counts), support),
         "cosine": evaluation.summed_rows(evaluation.cosine_rows(counts), support),

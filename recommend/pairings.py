@@ -258,9 +258,18 @@ def top_k(model: Model, item: int, k: int) -> list[tuple[int, float, int]]:
 
 
 def truncate(scores: sparse.csr_matrix, k: int) -> sparse.csr_matrix:
-    """The k best entries of each row: what a client asking for k partners sees."""
+    """The k best entries of each row (by value) of any item × item score matrix."""
     coo = scores.tocoo()
     return _top_per_row(coo.row, coo.col, coo.data, scores.shape[0], scores.shape[1], k)
+
+
+def leading(rows: sparse.csr_matrix, k: int) -> sparse.csr_matrix:
+    """The first k entries of each row of a best-first matrix (the model's rows, the served
+    lists): exactly what a client asking for k partners sees, in the stored order."""
+    lengths = np.minimum(np.diff(rows.indptr), k)
+    indptr = np.concatenate([[0], np.cumsum(lengths)])
+    take = np.repeat(rows.indptr[:-1], lengths) + np.arange(indptr[-1]) - np.repeat(indptr[:-1], lengths)
+    return sparse.csr_matrix((rows.data[take], rows.indices[take], indptr), shape=rows.shape)
 
 
 def tune(baskets: sparse.csr_matrix, *, seed: int, base: Settings = Settings(), depth: int = 20,
@@ -290,7 +299,7 @@ def tune(baskets: sparse.csr_matrix, *, seed: int, base: Settings = Settings(), 
 
     def score(settings: Settings, weights: np.ndarray) -> float:
         model = train(fit_part, settings, weights=weights)
-        rate = trial.hit_rate(evaluation.summed_rows(truncate(model.scores, depth), model.support), k=k)
+        rate = trial.hit_rate(evaluation.summed_rows(leading(model.scores, depth), model.support), k=k)
         log.append({"l2": settings.l2, "dropout": settings.dropout, "asymmetry": settings.asymmetry,
                     "neighbourhood": settings.neighbourhood, "popularity": settings.popularity,
                     "hit_rate": rate})
@@ -342,7 +351,7 @@ def served_lists(model: Model, categories: np.ndarray, depth: int) -> Served:
     category partner scores the mean of the category's learned rows, a best-seller the
     popularity prior alone (γ · share, with γ at least 0.001 so the order is kept)."""
     n_items = model.support.size
-    learned = truncate(model.scores, depth)
+    learned = leading(model.scores, depth)
     counts = _same_pattern(learned, model)
     have = np.diff(learned.indptr)
     short = np.flatnonzero(have < depth)

@@ -94,7 +94,7 @@ def test_beats_popularity_in_leave_one_out_and_is_seeded():
     train, test = structured_baskets(seed=1), structured_baskets(seed=2, n=1000)
     model = pairings.train(train)
     trial = evaluation.LeaveOneOut(test, seed=3)
-    ours = trial.report(evaluation.summed_rows(pairings.truncate(model.scores, 20), model.support), k=2)
+    ours = trial.report(evaluation.summed_rows(pairings.leading(model.scores, 20), model.support), k=2)
     baseline = trial.report(evaluation.popularity(model.support), k=2)
     assert ours["baskets"] == baseline["baskets"] > 500
     assert ours["hit_rate"] > baseline["hit_rate"] + 0.2
@@ -130,3 +130,46 @@ def test_every_item_trials_hide_each_item_once():
     assert rest.sum(axis=1).tolist() == [2, 2, 2, 1, 1]
     for row, hidden in enumerate(trial.hidden):
         assert rest[row, hidden] == 0
+
+
+def _listed(scores, basket, k, popularity_rank):
+    """The k recommendations spelled out one by one, the protocol's plain reading: positively
+    scored items outside the basket, best first, ties to the better seller; then best-sellers."""
+    scored = [(-scores[item], popularity_rank[item], item) for item in range(scores.size)
+              if scores[item] > 0 and item not in basket]
+    chosen = [item for _, _, item in sorted(scored)[:k]]
+    for item in np.argsort(popularity_rank):
+        if len(chosen) == k:
+            break
+        if item not in basket and item not in chosen:
+            chosen.append(int(item))
+    return chosen
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_hit_ranks_agree_with_the_lists_spelled_out(seed):
+    # Coarse scores make ties; negative sums (EASE's full rows) and empty rows are included.
+    rng = np.random.default_rng(seed)
+    trials, items = 300, 25
+    rest = sparse.csr_matrix((rng.random((trials, items)) < 0.15).astype(np.float32))
+    dense = np.round(rng.normal(0.0, 1.0, (trials, items)), 1) * (rng.random((trials, items)) < 0.4)
+    dense[rng.random(trials) < 0.2] = 0.0
+    hidden = np.array([rng.choice(np.flatnonzero(row == 0)) for row in rest.toarray()])
+    popularity_rank = rng.permutation(items)
+    for k in (1, 3, 5, 10):
+        hits = evaluation._hits(sparse.csr_matrix(dense), rest, hidden, k, popularity_rank)
+        expected = [hidden[t] in _listed(dense[t], set(rest[t].indices.tolist()), k, popularity_rank)
+                    for t in range(trials)]
+        assert hits.tolist() == expected
+        assert 0 < sum(expected) < trials  # both outcomes occur: the check can fail
+
+
+def test_leading_keeps_the_stored_order_and_truncate_the_values():
+    # Row 0 is best-first with a tie at the cut: `leading` keeps the stored (served) order.
+    rows = sparse.csr_matrix((np.array([5.0, 2.0, 2.0, 1.0, 3.0]), np.array([3, 4, 1, 2, 0]),
+                              np.array([0, 4, 4, 5])), shape=(3, 5))
+    first = pairings.leading(rows, 2)
+    assert first.indices[first.indptr[0]:first.indptr[1]].tolist() == [3, 4]
+    assert np.diff(first.indptr).tolist() == [2, 0, 1]
+    best = pairings.truncate(rows, 2)  # by value, ties to the lower column
+    assert best.indices[best.indptr[0]:best.indptr[1]].tolist() == [3, 1]
