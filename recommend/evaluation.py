@@ -54,7 +54,7 @@ class LeaveOneOut:
     def baskets(self) -> int:
         return int(self.hidden.size)
 
-    def hit_rate(self, scorer: Scorer, *, k: int, chunk: int = 2000) -> float:
+    def hit_rate(self, scorer: Scorer, *, k: int, chunk: int = 500) -> float:
         """Share of baskets whose hidden item is in the scorer's top k."""
         hits = 0
         popularity_rank = np.empty(scorer.fallback.size, dtype=np.int64)
