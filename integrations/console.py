@@ -11,6 +11,7 @@ from werkzeug.datastructures import MultiDict
 
 from backend import db
 from backend.auth.policy import HQ, allow_signed_in, current_user
+from backend.console import messages
 from backend.console.web import console_blueprint, error_sentence, page_number, render
 from backend.errors import Conflict, ValidationFailed
 from integrations import service
@@ -22,7 +23,8 @@ PAGE_SIZE = 50
 
 
 def _webhooks_page(form, errors: dict, status: int = 200, created: dict | None = None):
-    return render("webhooks.html", status, form=form, errors=errors, created=created, event_types=EVENT_TYPES,
+    return render("webhooks.html", status, form=form, errors=messages.translate_errors(errors), created=created,
+                  event_types=EVENT_TYPES,
                   endpoints=service.list_endpoints(session=db.session()))
 
 

@@ -12,6 +12,7 @@ from werkzeug.datastructures import MultiDict
 
 from backend import db
 from backend.auth.policy import HQ, SUPERVISOR, allow_signed_in, current_user
+from backend.console import messages
 from backend.console.web import console_blueprint, error_sentence, render
 from backend.errors import Forbidden, ValidationFailed
 from backend.org import service as org
@@ -26,7 +27,7 @@ DEFAULT_FORM = MultiDict({"trigger_type": "task.overdue", "after_hours": "2", "a
 
 def _rules_page(form, errors: dict, status: int = 200):
     actor = current_user()
-    return render("rules.html", status, form=form, errors=errors,
+    return render("rules.html", status, form=form, errors=messages.translate_errors(errors),
                   rules=service.list_rules(session=db.session(), actor=actor),
                   regions=org.list_regions(session=db.session(), actor=actor), **console_forms.form_choices())
 

@@ -78,9 +78,10 @@ def rule_body(form: MultiDict) -> dict:
 
 
 def field_of(path: str) -> str:
-    """The form field an error path names: 'trigger.after_hours' → 'after_hours'."""
+    """The form field an error path names: 'trigger.after_hours' → 'after_hours',
+    'trigger.type' → 'trigger_type'."""
     parts = path.split(".")
-    if parts[0] in ("trigger", "action") and len(parts) == 1:
+    if parts[0] in ("trigger", "action") and (len(parts) == 1 or parts[1] == "type"):
         return f"{parts[0]}_type"
     if parts[0] == "condition" and len(parts) > 1:
         return parts[1]

@@ -83,13 +83,53 @@ def _precise(error: jsonschema.ValidationError) -> list[jsonschema.ValidationErr
     return [detail for detail in error.context if detail.relative_schema_path[0] == branch] or [error]
 
 
+def _number(value) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+_TYPE_SENTENCES = {"integer": "Not a valid integer.", "number": "Not a valid number.",
+                   "string": "Not a valid string.", "array": "Not a valid list.",
+                   "object": "Not a valid mapping type.", "boolean": "Not a valid boolean."}
+
+
+def _findings(detail: jsonschema.ValidationError) -> list[tuple[list, str]]:
+    """(path, sentence) of one schema error, in the sentences the API's other validation speaks
+    (marshmallow's), which the console translates; a missing or unknown property is named by
+    its own path. jsonschema's own wording repeats the value (cut at 300 characters, it could
+    lose its point) and is kept only for shapes not listed here."""
+    path, kind, bound = list(detail.absolute_path), detail.validator, detail.validator_value
+    instance = detail.instance
+    if kind == "required":
+        return [(path + [name], "Missing data for required field.")
+                for name in bound if isinstance(instance, dict) and name not in instance]
+    if kind == "additionalProperties" and isinstance(instance, dict):
+        known = detail.schema.get("properties", {})
+        return [(path + [name], "Unknown field.") for name in instance if name not in known]
+    if kind == "oneOf" and len(path) == 1 and path[0] in _BRANCHES:  # a type no branch has
+        return [(path + ["type"], f"Must be one of: {', '.join(_BRANCHES[path[0]])}.")]
+    sentence = {
+        "type": lambda: _TYPE_SENTENCES.get(bound),
+        "minimum": lambda: f"Must be greater than or equal to {_number(bound)}.",
+        "exclusiveMinimum": lambda: f"Must be greater than {_number(bound)}.",
+        "maximum": lambda: f"Must be less than or equal to {_number(bound)}.",
+        "enum": lambda: f"Must be one of: {', '.join(map(str, bound))}.",
+        "const": lambda: f"Must be one of: {bound}.",
+        "minLength": lambda: f"Shorter than minimum length {bound}.",
+        "maxLength": lambda: f"Longer than maximum length {bound}.",
+        "maxItems": lambda: f"Longer than maximum length {bound}.",
+    }.get(kind, lambda: None)()
+    return [(path, sentence or detail.message[:300])]
+
+
 def problems(definition: dict) -> dict[str, list[str]]:
-    """Errors by field path ('trigger', 'action.to', …); empty when the rule is valid."""
+    """Errors by field path ('trigger.type', 'action.to', …); empty when the rule is valid."""
     found: dict[str, list[str]] = {}
     for error in _VALIDATOR.iter_errors(definition):
         for detail in _precise(error):
-            path = ".".join(str(part) for part in detail.absolute_path) or "rule"
-            found.setdefault(path, []).append(detail.message[:300])
+            for path, sentence in _findings(detail):
+                key = ".".join(str(part) for part in path) or "rule"
+                if sentence not in found.get(key, []):
+                    found.setdefault(key, []).append(sentence)
     action = definition.get("action")
     text = action.get("message") if isinstance(action, dict) else None
     if isinstance(text, str):

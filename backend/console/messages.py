@@ -37,6 +37,12 @@ PATTERNS: list[tuple[re.Pattern, Callable[..., str]]] = [(re.compile(pattern), t
      lambda low, high: _("Between %(low)s and %(high)s.", low=low, high=high)),
     (r"Must be greater than or equal to (?P<n>[\d.]+)\.", lambda n: _("At least %(n)s.", n=n)),
     (r"Must be less than or equal to (?P<n>[\d.]+)\.", lambda n: _("At most %(n)s.", n=n)),
+    (r"Must be greater than (?P<n>[\d.]+)\.", lambda n: _("More than %(n)s.", n=n)),
+    (r"Not a valid list\.", lambda: _("Enter a list.")),
+    # rules (rules/definition.py): the message's $placeholders
+    (r"Unknown placeholder\(s\) (?P<names>.*); use (?P<allowed>.*)\.",
+     lambda names, allowed: _("Unknown placeholder(s) %(names)s; use %(allowed)s.", names=names,
+                              allowed=allowed)),
     (r"Must be one of: (?P<choices>.*)\.", lambda choices: _("Choose one of: %(choices)s.",
                                                               choices=choices)),
     (r"String does not match expected pattern\.", lambda: _("Not in the expected form.")),

@@ -41,6 +41,23 @@ def test_a_rule_made_in_the_form_is_what_the_api_would_store(make, client):
     assert f'data-rule="{rule_id}"' in listed and "Late displays" in listed
 
 
+def test_the_rule_form_s_errors_are_in_the_reader_s_language(make, client):
+    make.world()
+    token = sign_in(client, "admin")
+    bad = {**RULE_FORM, "csrf_token": token, "after_hours": "soon", "to": "boss", "message": "$nope late"}
+    chinese = client.post("/console/rules", data=bad, headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
+    for sentence in ("请输入数字", "请从以下选项中选择：clerks, supervisor, hq。", "未知的占位符 nope"):
+        assert sentence in chinese, sentence
+    assert "is not of type" not in chinese and "Not a valid number" not in chinese
+    missing = client.post("/console/rules", data={**RULE_FORM, "csrf_token": token, "action_type": "create_task",
+                                                   "title": ""}, headers={"Accept-Language": "zh-CN"})
+    summary = re.findall(r"<li><strong>([^<]*)</strong>: ([^<]*)</li>", missing.get_data(as_text=True))
+    assert missing.status_code == 422 and summary == [("任务标题", "必填。")], summary
+    english = client.post("/console/rules", data=bad, headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert "Enter a number." in english and "Unknown placeholder(s) nope" in english
+    assert make.count(Rule) == 0
+
+
 def test_store_metric_rules_from_the_form(make, client):
     make.world()
     token = sign_in(client, "admin")

@@ -39,6 +39,25 @@ def test_rules_are_data_checked_against_the_schema(make, client):
     assert make.count(Rule) == 1
 
 
+def test_schema_errors_name_the_field_in_the_api_s_usual_sentences(make, client):
+    w = make.world()
+    cases = [({"type": "task.overdue"}, {"trigger.after_hours": ["Missing data for required field."]}),
+             ({"type": "task.overdue", "after_hours": "soon"}, {"trigger.after_hours": ["Not a valid number."]}),
+             ({"type": "task.rejected", "nth": 0}, {"trigger.nth": ["Must be greater than or equal to 1."]}),
+             ({"type": "store.completion", "below": 0.5, "hours_before_due": 0},
+              {"trigger.hours_before_due": ["Must be greater than 0."]}),
+             ({"type": "eval", "code": "x"},
+              {"trigger.type": ["Must be one of: task.overdue, task.rejected, task.submitted, "
+                                "store.attach_rate, store.completion."]}),
+             ({"type": "task.overdue", "after_hours": 1, "code": "x"}, {"trigger.code": ["Unknown field."]})]
+    for trigger, errors in cases:
+        response = create(client, w.h["admin"], {**OVERDUE, "trigger": trigger})
+        assert response.status_code == 422 and response.json["errors"] == errors, (trigger, response.json)
+    long = create(client, w.h["admin"], {**OVERDUE, "action": {"type": "escalate", "message": "x" * 600}})
+    assert long.json["errors"] == {"action.message": ["Longer than maximum length 500."]}
+    assert make.count(Rule) == 0
+
+
 def test_supervisors_make_rules_for_their_regions_only(make, client):
     w = make.world()
     mine = create(client, w.h["sup_east"], {**OVERDUE, "condition": {"regions": ["EAST"]}})

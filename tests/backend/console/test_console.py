@@ -543,7 +543,8 @@ def test_every_console_text_has_a_chinese_translation():
     method_map = [("**.py", "python"), ("**/templates/**.html", "jinja2")]
     wanted = {message for _file, _line, message, _comments, _context in extract_from_dir(
         str(root / "backend" / "console"), method_map)}
-    for module in ("qr/console.py", "recommend/console.py"):  # console pages of other packages
+    for module in ("qr/console.py", "recommend/console.py", "rules/console.py", "integrations/console.py",
+                   "notifications/console.py"):  # console pages of other packages
         with (root / module).open("rb") as source:
             wanted |= {message for _line, _function, message, _comments in extract_python(
                 source, DEFAULT_KEYWORDS, [], {})}
