@@ -349,7 +349,12 @@ def served_lists(model: Model, categories: np.ndarray, depth: int) -> Served:
 
     Fill-up scores stay in the model's units and never rise above the entry before them: a
     category partner scores the mean of the category's learned rows, a best-seller the
-    popularity prior alone (γ · share, with γ at least 0.001 so the order is kept)."""
+    popularity prior alone (γ · share, with γ at least 0.001 so the order is kept).
+
+    Array work for every short product at once (no per-product loop: 35,000 short products of a
+    68,509-product catalogue took 18 s that way): each one's candidates in the order they are
+    considered — its learned partners, its category's best, the best-sellers — each partner kept
+    at its first place, the product itself never, the first ``depth`` taken."""
     n_items = model.support.size
     learned = leading(model.scores, depth)
     counts = _same_pattern(learned, model)
@@ -357,48 +362,49 @@ def served_lists(model: Model, categories: np.ndarray, depth: int) -> Served:
     short = np.flatnonzero(have < depth)
     if short.size == 0 or n_items < 2:
         return Served(learned, counts, _filled(learned, 0))
-    share = model.support / max(model.transactions, 1)
-    prior = max(model.settings.popularity, 1e-3) * share
+    prior = max(model.settings.popularity, 1e-3) * (model.support / max(model.transactions, 1))
     best_sellers = np.argsort(-model.support, kind="stable")[:depth + 1]
+    best_sellers = best_sellers[model.support[best_sellers] > 0]
     codes, category = np.unique(categories, return_inverse=True)
     members = sparse.csr_matrix((np.ones(n_items), (category, np.arange(n_items))),
                                 shape=(codes.size, n_items))
     sizes = np.maximum(np.asarray(members.sum(axis=1)).ravel(), 1.0)
-    category_rows = (sparse.diags(1.0 / sizes) @ members @ model.scores).tocsr()
-    rows, cols, values, pair_counts, sources = [], [], [], [], []
-    for item in short:
-        start, end = learned.indptr[item], learned.indptr[item + 1]
-        listed = set(learned.indices[start:end].tolist()) | {int(item)}
-        floor = learned.data[end - 1] if end > start else np.inf
-        extra: list[tuple[int, float, int]] = []
-        start, end = category_rows.indptr[category[item]], category_rows.indptr[category[item] + 1]
-        partners, partner_scores = category_rows.indices[start:end], category_rows.data[start:end]
-        for position in np.lexsort((partners, -partner_scores)):
-            partner = int(partners[position])
-            if len(listed) > depth:
-                break
-            if partner not in listed and partner_scores[position] > 0:
-                floor = min(floor, float(partner_scores[position]))
-                listed.add(int(partner))
-                extra.append((int(partner), floor, 1))
-        for partner in best_sellers:
-            if len(listed) > depth:
-                break
-            if partner not in listed and model.support[partner] > 0:
-                floor = min(floor, float(prior[partner]))
-                listed.add(int(partner))
-                extra.append((int(partner), floor, 2))
-        for partner, value, source in extra:
-            rows.append(item)
-            cols.append(partner)
-            values.append(value)
-            pair_counts.append(0)
-            sources.append(source)
+    category_rows = (sparse.diags(1.0 / sizes) @ members @ model.scores).tocoo()
+    # A category's best depth + 1 positive partners are enough for any member: it skips at most
+    # its own listed partners and itself.
+    category_top = _top_per_row(category_rows.row, category_rows.col, category_rows.data,
+                                codes.size, n_items, depth + 1)
+    learned_at, learned_place = _segments(learned.indptr[short], have[short])
+    category_at, category_place = _segments(category_top.indptr[category[short]],
+                                            np.diff(category_top.indptr)[category[short]])
+    n_best = best_sellers.size
+    item = np.concatenate([np.repeat(short, have[short]),
+                           np.repeat(short, np.diff(category_top.indptr)[category[short]]),
+                           np.repeat(short, n_best)])
+    partner = np.concatenate([learned.indices[learned_at], category_top.indices[category_at],
+                              np.tile(best_sellers, short.size)])
+    value = np.concatenate([learned.data[learned_at], category_top.data[category_at],
+                            np.tile(prior[best_sellers], short.size)]).astype(np.float64)
+    source = np.repeat(np.arange(3), [learned_at.size, category_at.size, n_best * short.size])
+    place = np.concatenate([learned_place, category_place, np.tile(np.arange(n_best), short.size)])
+    considered = np.lexsort((place, source, item))
+    item, partner, value, source = item[considered], partner[considered], value[considered], source[considered]
+    by_pair = np.lexsort((np.arange(item.size), partner, item))
+    repeated = np.zeros(item.size, dtype=bool)
+    repeated[by_pair[1:]] = (item[by_pair[1:]] == item[by_pair[:-1]]) & (partner[by_pair[1:]] == partner[by_pair[:-1]])
+    kept = ~repeated & (partner != item)
+    item, partner, value, source = item[kept], partner[kept], value[kept], source[kept]
+    within = np.arange(item.size) - np.searchsorted(item, item) < depth
+    item, partner, value, source = item[within], partner[within], value[within], source[within]
+    value = _running_min(value, item)  # learned scores are non-increasing, so they stay as they are
+    fill = source > 0
+    item, partner, value, source = item[fill], partner[fill], value[fill], source[fill]
+
     base = learned.tocoo()
-    all_rows = np.concatenate([base.row, np.array(rows, dtype=np.int64)])
-    all_cols = np.concatenate([base.col, np.array(cols, dtype=np.int64)])
-    # Rank: learned entries first (in their order), fill-ups after in the order appended.
-    position = np.concatenate([np.arange(base.nnz), base.nnz + np.arange(len(rows))])
+    all_rows = np.concatenate([base.row, item])
+    all_cols = np.concatenate([base.col, partner])
+    # Rank: learned entries first (in their order), fill-ups after in the order considered.
+    position = np.concatenate([np.arange(base.nnz), base.nnz + np.arange(item.size)])
     order = np.lexsort((position, all_rows))
     indptr = np.concatenate([[0], np.cumsum(np.bincount(all_rows, minlength=n_items))])
 
@@ -407,9 +413,28 @@ def served_lists(model: Model, categories: np.ndarray, depth: int) -> Served:
                                  shape=(n_items, n_items))
 
     learned_counts = counts.tocoo()
-    return Served(scores=assemble(np.concatenate([base.data, values])),
-                  pair_counts=assemble(np.concatenate([learned_counts.data, pair_counts])),
-                  sources=assemble(np.concatenate([np.zeros(base.nnz), sources])))
+    return Served(scores=assemble(np.concatenate([base.data, value])),
+                  pair_counts=assemble(np.concatenate([learned_counts.data, np.zeros(item.size)])),
+                  sources=assemble(np.concatenate([np.zeros(base.nnz), source])))
+
+
+def _segments(starts: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of consecutive segments (start, length) laid end to end, and each position's
+    place within its segment."""
+    place = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    return np.repeat(starts, lengths) + place, place
+
+
+def _running_min(values: np.ndarray, segment: np.ndarray) -> np.ndarray:
+    """The running minimum of ``values`` within each run of equal ``segment`` ids (a log-step
+    scan: ⌈log₂ n⌉ passes)."""
+    values = values.copy()
+    shift = 1
+    while shift < values.size:
+        same = segment[shift:] == segment[:-shift]
+        values[shift:] = np.where(same, np.minimum(values[shift:], values[:-shift]), values[shift:])
+        shift *= 2
+    return values
 
 
 def _same_pattern(rows: sparse.csr_matrix, model: Model) -> sparse.csr_matrix:

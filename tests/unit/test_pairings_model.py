@@ -173,3 +173,56 @@ def test_leading_keeps_the_stored_order_and_truncate_the_values():
     assert np.diff(first.indptr).tolist() == [2, 0, 1]
     best = pairings.truncate(rows, 2)  # by value, ties to the lower column
     assert best.indices[best.indptr[0]:best.indptr[1]].tolist() == [3, 1]
+
+
+def _served_spelled_out(model, categories, depth):
+    """Each product's list built one partner at a time, the plain reading of the fill-up rule:
+    {item: [(partner, score, source)]}."""
+    learned = pairings.leading(model.scores, depth)
+    prior = max(model.settings.popularity, 1e-3) * (model.support / max(model.transactions, 1))
+    best_sellers = [int(i) for i in np.argsort(-model.support, kind="stable") if model.support[i] > 0]
+    category_score = {}
+    for code in set(categories):
+        rows = model.scores[np.flatnonzero(categories == code)]
+        mean = np.asarray(rows.sum(axis=0)).ravel() / max(rows.shape[0], 1)
+        category_score[code] = sorted(((-mean[j], j) for j in np.flatnonzero(mean > 0)))
+    lists = {}
+    for item in range(model.support.size):
+        row = learned[item]
+        entries = [(int(j), float(v), 0) for j, v in zip(row.indices, row.data)]
+        floor = entries[-1][1] if entries else np.inf
+        taken = {item} | {j for j, _, _ in entries}
+        if len(entries) < depth:
+            for source, candidates in ((1, [(j, -v) for v, j in category_score[categories[item]]]),
+                                       (2, [(j, prior[j]) for j in best_sellers])):
+                for partner, value in candidates:
+                    if len(entries) == depth:
+                        break
+                    if partner not in taken:
+                        floor = min(floor, float(value))
+                        taken.add(partner)
+                        entries.append((int(partner), floor, source))
+        lists[item] = entries
+    return lists
+
+
+def test_served_lists_equal_the_fill_up_spelled_out():
+    sources_seen = set()
+    for seed in range(8):
+        rng = np.random.default_rng(seed)
+        sold = int(rng.integers(3, 30))
+        n_items = sold + 2  # two products that never sold, alone in their categories: best-sellers fill them
+        baskets = pairings.basket_matrix(rng.integers(0, 400, 1500), rng.integers(0, sold, 1500), n_items)
+        model = pairings.train(baskets, pairings.Settings(head=int(rng.integers(0, n_items)),
+                                                          min_support=int(rng.integers(1, 4))))
+        categories = np.concatenate([rng.integers(0, int(rng.integers(1, 6)), sold).astype(str),
+                                     ["new-a", "new-b"]])
+        for depth in (1, 5, 20):
+            served = pairings.served_lists(model, categories, depth)
+            for item, entries in _served_spelled_out(model, categories, depth).items():
+                start, end = served.scores.indptr[item], served.scores.indptr[item + 1]
+                assert served.scores.indices[start:end].tolist() == [j for j, _, _ in entries], (seed, item)
+                assert np.allclose(served.scores.data[start:end], [v for _, v, _ in entries], rtol=1e-6)
+                assert served.sources.data[start:end].tolist() == [s for _, _, s in entries]
+                sources_seen |= {s for _, _, s in entries}
+    assert sources_seen == {0, 1, 2}  # learned, category and best-seller entries all occurred
