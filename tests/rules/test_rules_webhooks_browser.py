@@ -16,8 +16,9 @@ from integrations import outbox as webhook_outbox
 from integrations.models import WebhookDelivery
 from notifications.worker import Worker
 from rules.models import Rule, RuleFiring
-from tests.backend.console.test_console_browser import (LAPTOP, SCREENSHOTS, Camera, api, api_login, chromium,  # noqa: F401
-                                        live_server, other_language, sign_in)
+from tests.backend.console.test_console_browser import LAPTOP, Camera, api, api_login, other_language, sign_in
+from tests.browser import SCREENSHOTS, chromium, playwright  # noqa: F401  (fixtures)
+from tests.live_server import live_server  # noqa: F401  (the fixture)
 from tests.webhook_receiver import WebhookReceiver
 
 

@@ -12,7 +12,9 @@ from backend.org.models import User
 from seed.demo import ADMIN_PASSWORD, DEMO_PASSWORD
 from seed.double11 import seed_double11
 from sqlalchemy import select
-from tests.backend.console.test_console_browser import LAPTOP, SCREENSHOTS, TABLET, Camera, chromium, live_server  # noqa: F401
+from tests.backend.console.test_console_browser import LAPTOP, TABLET, Camera
+from tests.browser import SCREENSHOTS, chromium, playwright  # noqa: F401  (fixtures)
+from tests.live_server import live_server  # noqa: F401  (the fixture)
 
 STORES = 40  # 8 a region: 20 targeted, 20 control
 

@@ -17,58 +17,28 @@ import hashlib
 import io
 import os
 import re
-from pathlib import Path
 
 import pytest
 import requests
 from sqlalchemy import select
 
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, chromium, playwright_or_skip  # noqa: F401
 from tests.factories import PASSWORD
 from tests.live_server import live_server  # noqa: F401  (the fixture)
 from tests.backend.console.test_console_browser import sign_in as console_sign_in
 from tests.paths import ROOT
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
 APP_BUILD = ROOT / "clients" / "app" / "dist" / "index.html"
 PHONE = {"width": 360, "height": 740}
 SYNCED = "[data-testid=netbar][data-pending='0'][data-syncing='false']"
 
 
-def _playwright_or_skip():
-    """The Playwright module, or a loud skip (a failure in CI) when Chromium or the build is missing."""
-    message = None
-    try:
-        from playwright import sync_api
-    except ImportError:  # pragma: no cover - requirements-dev.txt installs it
-        message = "playwright is not installed (pip install -r requirements-dev.txt)"
-    if message is None and not CHROMIUM.exists():
-        message = "Chromium is NOT installed: the clerk app browser tests are skipped (apt-get install chromium)"
-    if message is None and not APP_BUILD.exists():
-        message = "The clerk app is NOT built: run `make app` (make test builds it)"
-    if message:
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    return sync_api
-
-
 @pytest.fixture
 def playwright():
-    sync_api = _playwright_or_skip()
-    with sync_api.sync_playwright() as session:
+    """The browser, and the clerk app built (`make app`; make test builds it)."""
+    also = {APP_BUILD: "The clerk app is NOT built: run `make app` (make test builds it)"}
+    with playwright_or_skip(also=also).sync_playwright() as session:
         yield session
-
-
-@pytest.fixture
-def chromium(playwright):
-    browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-    try:
-        yield browser
-    finally:
-        browser.close()
 
 
 @pytest.fixture

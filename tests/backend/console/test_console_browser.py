@@ -10,71 +10,22 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import os
 import re
-import threading
 from pathlib import Path
 
-import pytest
 import requests
-from werkzeug.serving import make_server
 
 from backend.catalog.models import ProductPairing
 from backend.sales import jobs as sales_jobs
 from backend.sales.models import SalesLine
 from backend.tasks.models import StoreTask
 from seed.demo import tiny_png
+from tests.browser import SCREENSHOTS, chromium, playwright  # noqa: F401  (fixtures)
 from tests.factories import PASSWORD
-from tests.paths import ROOT
+from tests.live_server import live_server  # noqa: F401  (the fixture)
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
 LAPTOP = {"width": 1280, "height": 860}
 TABLET = {"width": 820, "height": 1180}
-
-
-def _browser_or_skip():
-    """The Playwright module, or a loud skip (a failure in CI) when Chromium is missing."""
-    message = None
-    try:
-        from playwright import sync_api
-    except ImportError:  # pragma: no cover - requirements-dev.txt installs it
-        message = "playwright is not installed (pip install -r requirements-dev.txt)"
-    if message is None and not CHROMIUM.exists():
-        message = ("Chromium is NOT installed: the console browser test is skipped "
-                   "(apt-get install chromium)")
-    if message:
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    return sync_api
-
-
-@pytest.fixture
-def live_server(app):
-    """The app on a free loopback port, served by werkzeug threads for the test's duration."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-
-
-@pytest.fixture
-def chromium():
-    sync_api = _browser_or_skip()
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                             args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 class Camera:
