@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from backend import audit, changefeed, events
 from backend.campaigns.models import TASK_KINDS, TaskTemplate
 from backend.campaigns.service import campaign_by_id, store_task_row
-from backend.common.schemas import Instant, StrictSchema, Text
+from backend.common.schemas import Instant, StrictSchema, Text, line_problems
 from backend.db import utcnow
 from backend.errors import Conflict, ValidationFailed
 from backend.org.models import Store, User
@@ -72,8 +72,7 @@ def _parse(text: str, stores: dict[str, int]) -> tuple[list[dict], dict]:
         try:
             loaded = schema.load(raw)
         except ma.ValidationError as exc:
-            errors[f"line {line}"] = [f"{field}: {'; '.join(map(str, messages))}"
-                                      for field, messages in exc.normalized_messages().items()]
+            errors[f"line {line}"] = line_problems(exc)
             continue
         if loaded["store_code"] not in stores:
             errors[f"line {line}"] = [f"store_code: no store {loaded['store_code']}."]

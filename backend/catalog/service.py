@@ -14,6 +14,7 @@ from backend import db
 from backend.catalog.models import Product
 from backend.catalog.schemas import ProductCreateSchema
 from backend.common.paging import Page, paginate
+from backend.common.schemas import line_problems
 from backend.db import utcnow
 from backend.errors import Conflict, NotFound, ValidationFailed
 from backend.org.models import User
@@ -94,8 +95,7 @@ def _parse_import(text: str) -> tuple[list[dict], dict]:
                 raw["attributes"] = json.loads(row["attributes"])
             loaded = schema.load(raw)
         except ma.ValidationError as exc:
-            errors[f"line {line}"] = [f"{field}: {'; '.join(map(str, msgs))}"
-                                      for field, msgs in exc.normalized_messages().items()]
+            errors[f"line {line}"] = line_problems(exc)
             continue
         except (json.JSONDecodeError, RecursionError):
             errors[f"line {line}"] = ["attributes: not valid JSON."]

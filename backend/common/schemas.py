@@ -120,3 +120,10 @@ class ErrorSchema(ma.Schema):
     script_status = ma.fields.String(metadata={"description": "The script's status"})
     retry_after = ma.fields.Integer(metadata={"description": "rate_limited: seconds to wait"})
     expired_at = ma.fields.String(metadata={"description": "qr_expired: when the code expired"})
+
+
+def line_problems(exc: ma.ValidationError) -> list[str]:
+    """A CSV line's schema errors as sentences naming their field ("price: Not a valid number."),
+    the shape every import reports per line (and the console translates)."""
+    return [f"{field}: {'; '.join(map(str, messages))}"
+            for field, messages in exc.normalized_messages().items()]

@@ -20,6 +20,7 @@ from backend import changefeed, db
 from backend.auth import policy
 from backend.auth import service as auth
 from backend.auth.passwords import hash_password
+from backend.common.schemas import line_problems
 from backend.errors import ValidationFailed
 from backend.org.models import Region, Store, User
 from backend.org.schemas import UserCreateSchema
@@ -77,8 +78,7 @@ def _parse(text: str, existing: set[str], stores: dict, regions: dict) -> tuple[
         try:
             loaded = schema.load(body)
         except ma.ValidationError as exc:
-            errors[f"line {line}"] = [f"{field}: {' '.join(map(str, messages))}"
-                                      for field, messages in exc.normalized_messages().items()]
+            errors[f"line {line}"] = line_problems(exc)
             continue
         problems = _binding_problems(loaded["role"], loaded["store"], loaded["regions"],
                                      stores, regions)
